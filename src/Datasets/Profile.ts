@@ -1,0 +1,241 @@
+// Profiling with DuckDB: type inference that keeps information, and per-column statistics.
+import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import { Data, Effect } from "effect"
+import * as Fs from "node:fs"
+import type { Limits } from "../Config.ts"
+import { ColumnProfile, DatasetProfile, type DatasetFormat, type Dtype, ValueCount } from "../Domain/Dataset.ts"
+
+/** Why a file could not be profiled; `detail` is safe to show the user. */
+export class ProfileError extends Data.TaggedError("ProfileError")<{
+  readonly reason: "malformed" | "empty" | "limit" | "unsupported"
+  readonly detail: string
+}> {}
+
+const q = (name: string) => `"${name.replaceAll(`"`, `""`)}"`
+const lit = (s: string) => `'${s.replaceAll("'", "''")}'`
+
+const NUMBER = String.raw`[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?`
+const INT = String.raw`[+-]?[0-9]+`
+const LEADING_ZERO = String.raw`[+-]?0[0-9].*`
+const DATE = String.raw`[0-9]{4}-[0-9]{2}-[0-9]{2}`
+const TIMESTAMP = String.raw`[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?`
+
+/** Every CSV cell is read as text; these predicates decide what all of a column's non-empty cells are. */
+const csvCandidates = (t: string) => ({
+  bool: `lower(${t}) IN ('true', 'false')`,
+  int: `regexp_full_match(${t}, '${INT}') AND NOT regexp_full_match(${t}, '${LEADING_ZERO}') AND TRY_CAST(${t} AS BIGINT) IS NOT NULL`,
+  float: `regexp_full_match(${t}, '${NUMBER}') AND NOT regexp_full_match(${t}, '${LEADING_ZERO}')` +
+    ` AND NOT (regexp_full_match(${t}, '${INT}') AND TRY_CAST(${t} AS BIGINT) IS NULL) AND TRY_CAST(${t} AS DOUBLE) IS NOT NULL`,
+  date: `regexp_full_match(${t}, '${DATE}') AND TRY_CAST(${t} AS DATE) IS NOT NULL`,
+  timestamp: `regexp_full_match(${t}, '${TIMESTAMP}') AND TRY_CAST(${t} AS TIMESTAMPTZ) IS NOT NULL`
+})
+
+/** The typed value of a CSV column, once its dtype is known. */
+const csvTyped = (col: string, dtype: Dtype) => {
+  const t = `NULLIF(trim(${q(col)}), '')`
+  switch (dtype) {
+    case "bool": return `(lower(${t}) = 'true')`
+    case "int": return `CAST(${t} AS BIGINT)`
+    case "float": return `CAST(${t} AS DOUBLE)`
+    case "date": return `CAST(${t} AS DATE)`
+    case "timestamp": return `CAST(${t} AS TIMESTAMPTZ)`
+    case "string": return `CASE WHEN ${t} IS NULL THEN NULL ELSE ${q(col)} END`
+  }
+}
+
+const parquetDtype = (duckType: string): Dtype | undefined => {
+  const t = duckType.toUpperCase()
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(t)) return "int"
+  if (/^(FLOAT|DOUBLE|REAL)$/.test(t) || t.startsWith("DECIMAL")) return "float"
+  if (t === "BOOLEAN") return "bool"
+  if (t === "VARCHAR") return "string"
+  if (t === "DATE") return "date"
+  if (t.startsWith("TIMESTAMP")) return "timestamp"
+  return undefined
+}
+
+const parquetTyped = (col: string, dtype: Dtype) => {
+  switch (dtype) {
+    case "int": return `CAST(${q(col)} AS BIGINT)`
+    case "float": return `CAST(${q(col)} AS DOUBLE)`
+    case "timestamp": return `CAST(${q(col)} AS TIMESTAMPTZ)`
+    default: return q(col)
+  }
+}
+
+const bound = (dtype: Dtype, expr: string) => {
+  switch (dtype) {
+    case "int":
+    case "float": return `CAST(${expr} AS DOUBLE)`
+    case "date": return `strftime(${expr}, '%Y-%m-%d')`
+    case "timestamp": return `strftime(${expr}, '%Y-%m-%dT%H:%M:%S.%gZ')`
+    default: return "NULL"
+  }
+}
+
+/** The delimiter of a CSV file: the candidate seen most often on its header line, outside quotes. */
+export const detectDelimiter = (headerLine: string): string => {
+  const counts = new Map<string, number>([[",", 0], [";", 0], ["\t", 0], ["|", 0]])
+  let quoted = false
+  for (const ch of headerLine) {
+    if (ch === '"') quoted = !quoted
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1)
+  }
+  let best = ","
+  for (const [d, n] of counts) if (n > counts.get(best)!) best = d
+  return best
+}
+
+const firstLine = async (path: string) => {
+  const handle = await Fs.promises.open(path, "r")
+  try {
+    const buffer = Buffer.alloc(65536)
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+    return buffer.subarray(0, bytesRead).toString("utf8").split(/\r?\n/)[0] ?? ""
+  } finally {
+    await handle.close()
+  }
+}
+
+const toNumber = (v: unknown): number => (typeof v === "bigint" ? Number(v) : Number(v ?? 0))
+
+const readAll = async (conn: DuckDBConnection, sql: string, params?: Array<string>) =>
+  (await conn.runAndReadAll(sql, params)).getRowObjectsJS()
+
+/** A readable reason from a DuckDB error, without the temp file's path. */
+const cleanMessage = (e: unknown, path: string) =>
+  String((e as Error)?.message ?? e)
+    .replaceAll(path, "<file>")
+    .split("\n")
+    .filter((l) => l.trim().length > 0)
+    .slice(0, 3)
+    .join(" ")
+
+async function profileFile(
+  instance: DuckDBInstance,
+  path: string,
+  format: DatasetFormat,
+  limits: Limits
+): Promise<DatasetProfile> {
+  const conn = await instance.connect()
+  try {
+    await conn.run("SET TimeZone = 'UTC'")
+    const columns: Array<{ name: string; dtype: Dtype }> = []
+    if (format === "csv") {
+      // The dialect is fixed from the header line: DuckDB's sniffer would otherwise skip rows it finds odd.
+      const dialect = `delim = ${lit(detectDelimiter(await firstLine(path)))}, quote = '"', escape = '"', skip = 0`
+      const header = await readAll(conn, `SELECT * FROM read_csv($1, header = false, all_varchar = true, ${dialect}) LIMIT 1`, [path])
+        .catch((e) => {
+          throw new ProfileError({ reason: "malformed", detail: `CSV could not be read: ${cleanMessage(e, path)}` })
+        })
+      if (header.length === 0) throw new ProfileError({ reason: "empty", detail: "the file has no header row" })
+      const names = Object.values(header[0]!).map((v) => (v === null ? "" : String(v).trim()))
+      if (names.length > limits.maxDatasetColumns) {
+        throw new ProfileError({ reason: "limit", detail: `the file has ${names.length} columns; MAX_DATASET_COLUMNS is ${limits.maxDatasetColumns}` })
+      }
+      const blank = names.flatMap((n, i) => (n === "" ? [i + 1] : []))
+      if (blank.length > 0) throw new ProfileError({ reason: "malformed", detail: `header has an empty column name at position ${blank.join(", ")}` })
+      const dupes = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))]
+      if (dupes.length > 0) throw new ProfileError({ reason: "malformed", detail: `header repeats column name ${dupes.map((d) => JSON.stringify(d)).join(", ")}` })
+      await conn.run(
+        `CREATE TEMP TABLE raw AS SELECT * FROM read_csv($1, header = true, all_varchar = true, strict_mode = true, ${dialect}, names = [${names.map(lit).join(", ")}])`,
+        [path]
+      ).catch((e) => {
+        throw new ProfileError({ reason: "malformed", detail: `CSV could not be read: ${cleanMessage(e, path)}` })
+      })
+      const checks = names.flatMap((name) => {
+        const t = `NULLIF(trim(${q(name)}), '')`
+        const c = csvCandidates(t)
+        return [
+          `count(${t})`,
+          ...(["bool", "int", "float", "date", "timestamp"] as const).map((k) => `count(*) FILTER (WHERE ${c[k]})`)
+        ]
+      })
+      const [row] = await readAll(conn, `SELECT ${checks.map((c, i) => `${c} AS c${i}`).join(", ")} FROM raw`)
+      names.forEach((name, i) => {
+        const [n, bool, int, float, date, timestamp] = [0, 1, 2, 3, 4, 5].map((k) => toNumber(row![`c${i * 6 + k}`]))
+        const all = (k: number) => n > 0 && k === n
+        const dtype: Dtype = all(bool) ? "bool" : all(int) ? "int" : all(float) ? "float" : all(date) ? "date"
+          : n > 0 && timestamp > 0 && date + timestamp === n ? "timestamp"
+          : "string"
+        columns.push({ name, dtype })
+      })
+    } else {
+      await conn.run("CREATE TEMP TABLE raw AS SELECT * FROM read_parquet($1)", [path]).catch((e) => {
+        throw new ProfileError({ reason: "malformed", detail: `Parquet could not be read: ${cleanMessage(e, path)}` })
+      })
+      const described = await readAll(conn, "DESCRIBE raw")
+      if (described.length > limits.maxDatasetColumns) {
+        throw new ProfileError({ reason: "limit", detail: `the file has ${described.length} columns; MAX_DATASET_COLUMNS is ${limits.maxDatasetColumns}` })
+      }
+      for (const d of described) {
+        const dtype = parquetDtype(String(d.column_type))
+        if (dtype === undefined) {
+          throw new ProfileError({ reason: "unsupported", detail: `column ${JSON.stringify(d.column_name)} has type ${d.column_type}, which is not tabular (int, float, bool, string, date, timestamp)` })
+        }
+        columns.push({ name: String(d.column_name), dtype })
+      }
+    }
+    const typed = (c: { name: string; dtype: Dtype }) => (format === "csv" ? csvTyped(c.name, c.dtype) : parquetTyped(c.name, c.dtype))
+    const stats = columns.flatMap((c) => {
+      const x = typed(c)
+      return [`count(${x})`, `approx_count_distinct(${x})`, bound(c.dtype, `min(${x})`), bound(c.dtype, `max(${x})`)]
+    })
+    const [s] = await readAll(conn, `SELECT count(*) AS n${stats.map((e, i) => `, ${e} AS s${i}`).join("")} FROM raw`)
+    const rows = toNumber(s!.n)
+    if (rows === 0) throw new ProfileError({ reason: "empty", detail: "the file has no data rows" })
+    if (rows > limits.maxDatasetRows) {
+      throw new ProfileError({ reason: "limit", detail: `the file has ${rows} rows; MAX_DATASET_ROWS is ${limits.maxDatasetRows}` })
+    }
+    const approx = columns.map((_, i) => toNumber(s![`s${i * 4 + 1}`]))
+    const exactCols = columns.flatMap((_, i) => (approx[i]! <= limits.distinctExactCap ? [i] : []))
+    const exact = new Map<number, number>()
+    if (exactCols.length > 0) {
+      const [e] = await readAll(conn, `SELECT ${exactCols.map((i) => `count(DISTINCT ${typed(columns[i]!)}) AS d${i}`).join(", ")} FROM raw`)
+      for (const i of exactCols) exact.set(i, toNumber(e![`d${i}`]))
+    }
+    const profiles: Array<ColumnProfile> = []
+    for (const [i, c] of columns.entries()) {
+      const distinct = exact.get(i) ?? approx[i]!
+      let values: Array<ValueCount> | undefined
+      if (exact.has(i) && distinct > 0 && distinct <= limits.categoryValuesCap) {
+        const x = typed(c)
+        const rendered = c.dtype === "date" || c.dtype === "timestamp" ? bound(c.dtype, "v") : "v"
+        const vs = await readAll(conn, `SELECT ${rendered} AS v, n FROM (SELECT ${x} AS v, count(*) AS n FROM raw WHERE ${x} IS NOT NULL GROUP BY 1) ORDER BY n DESC, v`)
+        values = vs.map((r) => new ValueCount({ value: typeof r.v === "bigint" ? Number(r.v) : (r.v as string | number | boolean), count: toNumber(r.n) }))
+      }
+      const min = s![`s${i * 4 + 2}`]
+      const max = s![`s${i * 4 + 3}`]
+      profiles.push(new ColumnProfile({
+        name: c.name,
+        dtype: c.dtype,
+        null_count: rows - toNumber(s![`s${i * 4}`]),
+        distinct_count: distinct,
+        distinct_exact: exact.has(i),
+        min: (min ?? null) as number | string | null,
+        max: (max ?? null) as number | string | null,
+        ...(values ? { values } : {})
+      }))
+    }
+    return new DatasetProfile({ rows, columns: profiles })
+  } finally {
+    conn.closeSync()
+  }
+}
+
+/** The embedded analytical engine, one instance per process. */
+export class Profiler extends Effect.Service<Profiler>()("Datasets/Profiler", {
+  scoped: Effect.gen(function*() {
+    const instance = yield* Effect.acquireRelease(
+      Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2" })),
+      (i) => Effect.sync(() => i.closeSync())
+    )
+    const profile = Effect.fn("Profiler.profile")(function*(path: string, format: DatasetFormat, limits: Limits) {
+      return yield* Effect.tryPromise({
+        try: () => profileFile(instance, path, format, limits),
+        catch: (e) => (e instanceof ProfileError ? e : new ProfileError({ reason: "malformed", detail: cleanMessage(e, path) }))
+      })
+    })
+    return { profile } as const
+  })
+}) {}
