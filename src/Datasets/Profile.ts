@@ -20,15 +20,46 @@ const LEADING_ZERO = String.raw`[+-]?0[0-9].*`
 const DATE = String.raw`[0-9]{4}-[0-9]{2}-[0-9]{2}`
 const TIMESTAMP = String.raw`[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?`
 
-/** Every CSV cell is read as text; these predicates decide what all of a column's non-empty cells are. */
-const csvCandidates = (t: string) => ({
-  bool: `lower(${t}) IN ('true', 'false')`,
-  int: `regexp_full_match(${t}, '${INT}') AND NOT regexp_full_match(${t}, '${LEADING_ZERO}') AND TRY_CAST(${t} AS BIGINT) IS NOT NULL`,
-  float: `regexp_full_match(${t}, '${NUMBER}') AND NOT regexp_full_match(${t}, '${LEADING_ZERO}')` +
-    ` AND NOT (regexp_full_match(${t}, '${INT}') AND TRY_CAST(${t} AS BIGINT) IS NULL) AND TRY_CAST(${t} AS DOUBLE) IS NOT NULL`,
-  date: `regexp_full_match(${t}, '${DATE}') AND TRY_CAST(${t} AS DATE) IS NOT NULL`,
-  timestamp: `regexp_full_match(${t}, '${TIMESTAMP}') AND TRY_CAST(${t} AS TIMESTAMPTZ) IS NOT NULL`
-})
+/**
+ * Every CSV cell is read as text. One pass classifies each cell by its shape (a CASE evaluates
+ * later branches only for the cells earlier ones did not match, so a column of numbers never
+ * pays for the date and timestamp patterns) and ORs the kinds seen per column into a bit mask.
+ */
+const Kind = { int: 1, float: 2, date: 4, timestamp: 8, bool: 16, other: 32 } as const
+
+const cellKind = (t: string) => `CASE
+  WHEN ${t} IS NULL THEN 0
+  WHEN regexp_full_match(${t}, '${NUMBER}') THEN
+    CASE WHEN regexp_matches(${t}, '^${LEADING_ZERO}') THEN ${Kind.other}
+         WHEN regexp_full_match(${t}, '${INT}') THEN ${Kind.int}
+         ELSE ${Kind.float} END
+  WHEN regexp_full_match(${t}, '${DATE}') THEN ${Kind.date}
+  WHEN regexp_full_match(${t}, '${TIMESTAMP}') THEN ${Kind.timestamp}
+  WHEN lower(${t}) IN ('true', 'false') THEN ${Kind.bool}
+  ELSE ${Kind.other} END`
+
+/** The dtype a column's shapes allow, before the values are checked to convert. */
+const candidate = (mask: number): Dtype => {
+  if (mask === 0 || mask & Kind.other) return "string"
+  if (mask === Kind.bool) return "bool"
+  if (mask === Kind.int) return "int"
+  if ((mask & ~(Kind.int | Kind.float)) === 0) return "float"
+  if (mask === Kind.date) return "date"
+  if ((mask & ~(Kind.date | Kind.timestamp)) === 0) return "timestamp"
+  return "string"
+}
+
+/** Counts the cells of a candidate column that do NOT convert; any such cell makes it a string. */
+const failures = (t: string, dtype: Dtype) => {
+  switch (dtype) {
+    case "int": return `count(${t}) - count(TRY_CAST(${t} AS BIGINT))`
+    // An integer beyond 64 bits would lose digits as a float.
+    case "float": return `count(*) FILTER (WHERE ${t} IS NOT NULL AND (TRY_CAST(${t} AS DOUBLE) IS NULL OR (regexp_full_match(${t}, '${INT}') AND TRY_CAST(${t} AS BIGINT) IS NULL)))`
+    case "date": return `count(${t}) - count(TRY_CAST(${t} AS DATE))`
+    case "timestamp": return `count(${t}) - count(TRY_CAST(${t} AS TIMESTAMPTZ))`
+    default: return "0"
+  }
+}
 
 /** The typed value of a CSV column, once its dtype is known. */
 const csvTyped = (col: string, dtype: Dtype) => {
@@ -143,23 +174,16 @@ async function profileFile(
       ).catch((e) => {
         throw new ProfileError({ reason: "malformed", detail: `CSV could not be read: ${cleanMessage(e, path)}` })
       })
-      const checks = names.flatMap((name) => {
-        const t = `NULLIF(trim(${q(name)}), '')`
-        const c = csvCandidates(t)
-        return [
-          `count(${t})`,
-          ...(["bool", "int", "float", "date", "timestamp"] as const).map((k) => `count(*) FILTER (WHERE ${c[k]})`)
-        ]
-      })
-      const [row] = await readAll(conn, `SELECT ${checks.map((c, i) => `${c} AS c${i}`).join(", ")} FROM raw`)
-      names.forEach((name, i) => {
-        const [n, bool, int, float, date, timestamp] = [0, 1, 2, 3, 4, 5].map((k) => toNumber(row![`c${i * 6 + k}`]))
-        const all = (k: number) => n > 0 && k === n
-        const dtype: Dtype = all(bool) ? "bool" : all(int) ? "int" : all(float) ? "float" : all(date) ? "date"
-          : n > 0 && timestamp > 0 && date + timestamp === n ? "timestamp"
-          : "string"
-        columns.push({ name, dtype })
-      })
+      const cell = (name: string) => `NULLIF(trim(${q(name)}), '')`
+      const [shapes] = await readAll(conn, `SELECT ${names.map((name, i) => `bit_or(${cellKind(cell(name))}) AS k${i}`).join(", ")} FROM raw`)
+      const candidates = names.map((_, i) => candidate(toNumber(shapes![`k${i}`])))
+      const toCheck = candidates.flatMap((dtype, i) => (dtype === "string" || dtype === "bool" ? [] : [i]))
+      const failed = new Map<number, number>()
+      if (toCheck.length > 0) {
+        const [f] = await readAll(conn, `SELECT ${toCheck.map((i) => `${failures(cell(names[i]!), candidates[i]!)} AS f${i}`).join(", ")} FROM raw`)
+        for (const i of toCheck) failed.set(i, toNumber(f![`f${i}`]))
+      }
+      names.forEach((name, i) => columns.push({ name, dtype: (failed.get(i) ?? 0) > 0 ? "string" : candidates[i]! }))
     } else {
       await conn.run("CREATE TEMP TABLE raw AS SELECT * FROM read_parquet($1)", [path]).catch((e) => {
         throw new ProfileError({ reason: "malformed", detail: `Parquet could not be read: ${cleanMessage(e, path)}` })
