@@ -7,7 +7,8 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { ObjectStore } from "../src/ObjectStore.ts"
 import { deployments, testServer } from "./support/Deployments.ts"
-import { expectProblem, fixture, get, readBytes, uploadMultipart, uploadRaw, vegaFile } from "./support/Http.ts"
+import { HttpClientRequest } from "@effect/platform"
+import { expectProblem, fixture, get, readBytes, send, uploadMultipart, uploadRaw, vegaFile } from "./support/Http.ts"
 
 const ACME = "tok-acme"
 const BETA = "tok-beta"
@@ -32,6 +33,10 @@ const penguinsParquet = Effect.promise(async () => {
   Fs.rmSync(out)
   return bytes
 })
+
+const sendRaw = (body: string, contentType: string, token: string) =>
+  send(HttpClientRequest.post("/v1/datasets").pipe(HttpClientRequest.bodyText(body, contentType)), token)
+const sendJson = (body: unknown, token: string) => sendRaw(JSON.stringify(body), "application/json", token)
 
 const column = (dataset: any, name: string) => dataset.profile.columns.find((c: any) => c.name === name)
 
@@ -140,12 +145,41 @@ for (const deployment of deployments) {
           expect(column(reply.body, "price").dtype).toBe("float")
         }))
 
+      it.effect("registers an object already in the store, from JSON", () =>
+        Effect.gen(function*() {
+          const store = yield* ObjectStore
+          yield* store.putBytes("incoming/weather.csv", seattle, "text/csv").pipe(Effect.orDie)
+          const reply = yield* sendJson({ name: "from-bucket", object_key: "incoming/weather.csv" }, ACME)
+          expect(reply.status, JSON.stringify(reply.body)).toBe(201)
+          expect(reply.body.profile.rows).toBe(1461)
+          expect(reply.body.uri).toContain(`datasets/sha256/${reply.body.sha256}.csv`)
+        }))
+
+      it.effect("refuses bad JSON registrations field by field", () =>
+        Effect.gen(function*() {
+          const before = yield* footprint
+          const typo = yield* sendJson({ name: "x", objectkey: "incoming/weather.csv" }, ACME)
+          expectProblem(typo, 422, "/objectkey")
+          expect(typo.body.errors.find((e: any) => e.path === "/objectkey").message).toContain(`did you mean "object_key"`)
+          expect(typo.body.errors.map((e: any) => e.path)).toContain("/object_key")
+          const wrongTypes = yield* sendJson({ name: 3, object_key: "a.csv", format: "xlsx" }, ACME)
+          expectProblem(wrongTypes, 422)
+          expect(wrongTypes.body.errors.map((e: any) => e.path).sort()).toEqual(["/format", "/name"])
+          expect(wrongTypes.body.errors.find((e: any) => e.path === "/format").message).toBe(`Expected "csv" | "parquet", actual "xlsx"`)
+          expectProblem(yield* sendJson({ name: "x", object_key: "no/such/object.csv" }, ACME), 422, "/object_key")
+          expectProblem(yield* sendJson({ name: "x", object_key: "../../etc/passwd" }, ACME), 422, "/object_key")
+          expectProblem(yield* sendJson([1, 2], ACME), 422)
+          expectProblem(yield* sendRaw(`{"name": "x",`, "application/json", ACME), 400, "not valid JSON")
+          expectProblem(yield* sendRaw("", "application/json", ACME), 400, "empty")
+          expect(yield* footprint).toEqual(before)
+        }))
+
       it.effect("refuses bad uploads with a problem naming the reason, leaving nothing behind", () =>
         Effect.gen(function*() {
           const before = yield* footprint
           expectProblem(yield* uploadRaw(seattle, "text/csv", undefined, ACME), 422, "/query/name")
           expectProblem(yield* uploadRaw(seattle, "text/csv", "", ACME), 422, "/query/name")
-          expectProblem(yield* uploadRaw(`{"a":1}`, "application/json", "x", ACME), 415, "content-type")
+          expectProblem(yield* uploadRaw("<a/>", "application/xml", "x", ACME), 415, "content-type")
           expectProblem(yield* uploadRaw(seattle, "application/vnd.apache.parquet", "x", ACME), 422, "Parquet")
           expectProblem(yield* uploadRaw(new Uint8Array(0), "text/csv", "x", ACME), 422, "empty")
           expectProblem(yield* uploadRaw(new Uint8Array([0, 1, 2, 3, 0, 5]), "text/csv", "x", ACME), 422, "binary")

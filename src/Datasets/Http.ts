@@ -5,7 +5,8 @@ import { Effect, Metric, Option, Schema, Stream } from "effect"
 import { Api } from "../Api.ts"
 import { AppConfig } from "../Config.ts"
 import { Datasets, type DatasetNotFound } from "../Datasets.ts"
-import { Dataset, DatasetName, type DatasetFormat } from "../Domain/Dataset.ts"
+import { Dataset, DatasetName, type DatasetFormat, RegisterFromObject } from "../Domain/Dataset.ts"
+import { decodeStrict, readJson } from "../Validation.ts"
 import {
   BadRequest,
   FieldError,
@@ -16,7 +17,7 @@ import {
   UnsupportedMediaType
 } from "../Domain/Problem.ts"
 import { datasetRegistrationDuration, datasetRegistrations } from "../Metrics.ts"
-import type { ObjectStoreError } from "../ObjectStore.ts"
+import { ObjectStore, type ObjectStoreError, type ObjectStoreShape } from "../ObjectStore.ts"
 import { CurrentTenant } from "../Tenancy.ts"
 import type { ProfileError } from "./Profile.ts"
 import {
@@ -118,16 +119,37 @@ const readRaw = (request: HttpServerRequest.HttpServerRequest, contentType: stri
     return { path: "/body", name, format, file: spooled } satisfies Upload
   })
 
+const decodeFromObject = decodeStrict(RegisterFromObject)
+
+/** The JSON form: copy an object already in the store into a spool, then register it like an upload. */
+const readFromObject = (request: HttpServerRequest.HttpServerRequest, store: ObjectStoreShape, limits: { maxUploadBytes: number; maxJsonBodyBytes: number }) =>
+  Effect.gen(function*() {
+    const body = yield* readJson(request, limits.maxJsonBodyBytes)
+    const { name, object_key, format } = yield* decodeFromObject(body)
+    const present = yield* store.exists(object_key).pipe(Effect.mapError(infraProblem))
+    if (!present) return yield* Unprocessable.field("/object_key", "no object with this key in the store")
+    const spooled = yield* spool(store.get(object_key), limits.maxUploadBytes).pipe(
+      Effect.mapError((e) =>
+        e._tag === "UploadTooLarge" ? tooLarge(limits.maxUploadBytes) : ServiceUnavailable.of("the object store is unavailable (get failed)")
+      )
+    )
+    const declared = format !== undefined ? Option.some(format) : Option.fromNullable(extensionFormat(object_key))
+    const resolved = yield* resolveFormat(declared, object_key, spooled, "/object_key")
+    return { path: "/object_key", name, format: resolved, file: spooled } satisfies Upload
+  })
+
 export const profileProblem = (e: ProfileError, path: string) => Unprocessable.field(path, e.detail)
 
-export const infraProblem = (e: ObjectStoreError | SqlError.SqlError) =>
-  e._tag === "ObjectStoreError"
+function infraProblem(e: ObjectStoreError | SqlError.SqlError) {
+  return e._tag === "ObjectStoreError"
     ? ServiceUnavailable.of(`the object store is unavailable (${e.op} failed)`)
     : ServiceUnavailable.of("the database is unavailable")
+}
 
 export const DatasetsLive = HttpApiBuilder.group(Api, "datasets", (handlers) =>
   Effect.gen(function*() {
     const datasets = yield* Datasets
+    const store = yield* ObjectStore
     const { limits } = yield* AppConfig
     const encode = HttpServerResponse.schemaJson(Dataset)
 
@@ -138,8 +160,11 @@ export const DatasetsLive = HttpApiBuilder.group(Api, "datasets", (handlers) =>
           const contentType = request.headers["content-type"] ?? ""
           const declaredLength = Number(request.headers["content-length"] ?? "0")
           if (declaredLength > limits.maxUploadBytes) return yield* tooLarge(limits.maxUploadBytes)
-          const upload = contentType.toLowerCase().startsWith("multipart/form-data")
+          const kind = contentType.split(";")[0]!.trim().toLowerCase()
+          const upload = kind === "multipart/form-data"
             ? yield* readMultipart(request, limits.maxUploadBytes)
+            : kind === "application/json"
+            ? yield* readFromObject(request, store, limits)
             : yield* readRaw(request, contentType, urlParams.name, limits.maxUploadBytes)
           const { dataset, created } = yield* datasets.register({
             tenant,

@@ -70,7 +70,7 @@ export const declaredFormat = (contentType: string): Option.Option<"csv" | "parq
   return undefined
 }
 
-export const acceptedContentTypes = [...CSV_TYPES, ...PARQUET_TYPES, ...GENERIC_TYPES, "multipart/form-data"]
+export const acceptedContentTypes = [...CSV_TYPES, ...PARQUET_TYPES, ...GENERIC_TYPES, "multipart/form-data", "application/json (an object already in the store)"]
 
 export const extensionFormat = (fileName: string): "csv" | "parquet" | undefined => {
   const lower = fileName.toLowerCase()

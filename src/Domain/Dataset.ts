@@ -58,3 +58,14 @@ export const DatasetName = Schema.String.pipe(
 )
 
 export const datasetObjectKey = (sha256: string, format: DatasetFormat) => `datasets/sha256/${sha256}.${format}`
+
+/** Registration from an object already in the store (the JSON form of `POST /v1/datasets`). */
+export class RegisterFromObject extends Schema.Class<RegisterFromObject>("RegisterFromObject")({
+  name: DatasetName,
+  object_key: Schema.String.pipe(
+    Schema.minLength(1, { message: () => "must not be empty" }),
+    Schema.maxLength(1024, { message: () => "must be at most 1024 characters" }),
+    Schema.filter((k) => (!k.startsWith("/") && !k.split("/").includes("..")) || "must be a key inside the bucket (no leading /, no ..)")
+  ).annotations({ description: "Key of the object in the configured bucket (or DATA_DIR/objects), after S3_PREFIX." }),
+  format: Schema.optional(DatasetFormat).annotations({ description: "Defaults to the key's extension, else the bytes decide." })
+}) {}
