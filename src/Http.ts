@@ -10,7 +10,7 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Exit, Layer, Metric } from "effect"
+import { ConfigError, Effect, Exit, Layer, Metric } from "effect"
 import { createServer } from "node:http"
 import * as Crypto from "node:crypto"
 import { Api } from "./Api.ts"
@@ -138,7 +138,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
 const guardExposure = Layer.effectDiscard(
   Effect.flatMap(AppConfig, ({ host, authTokens }) =>
     authTokens.size === 0 && !LOOPBACK.has(host)
-      ? Effect.dieMessage(`HOST=${host} is not loopback and AUTH_TOKENS is empty: set AUTH_TOKENS to listen beyond loopback`)
+      ? Effect.fail(ConfigError.InvalidData(["HOST"], `${host} is not loopback and AUTH_TOKENS is empty: set AUTH_TOKENS to listen beyond loopback`))
       : Effect.void
   )
 )
