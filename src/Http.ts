@@ -128,7 +128,8 @@ export const ServicesLive = Datasets.Default.pipe(
 /** The routes, OpenAPI and docs, served by whatever HttpServer is provided, over the services. */
 export const HttpAppLive = HttpApiBuilder.serve(edge).pipe(
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(HttpApiScalar.layer({ path: "/docs" })),
+  // Scalar inlines its script; no fonts fetched from a CDN either, so /docs works offline.
+  Layer.provide(HttpApiScalar.layer({ path: "/docs", scalar: { withDefaultFonts: false } })),
   Layer.provide(ApiLive)
 )
 

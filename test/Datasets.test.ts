@@ -16,7 +16,8 @@ const settings = {
   AUTH_TOKENS: `acme=${ACME},beta=${BETA}`,
   MAX_UPLOAD_BYTES: String(512 * 1024),
   MAX_DATASET_ROWS: "5000",
-  MAX_DATASET_COLUMNS: "40"
+  MAX_DATASET_COLUMNS: "40",
+  MAX_JSON_BODY_BYTES: "4096"
 }
 
 const seattle = readBytes(vegaFile("seattle-weather.csv"))
@@ -171,6 +172,7 @@ for (const deployment of deployments) {
           expectProblem(yield* sendJson([1, 2], ACME), 422)
           expectProblem(yield* sendRaw(`{"name": "x",`, "application/json", ACME), 400, "not valid JSON")
           expectProblem(yield* sendRaw("", "application/json", ACME), 400, "empty")
+          expectProblem(yield* sendJson({ name: "x".repeat(5000), object_key: "a.csv" }, ACME), 413, "MAX_JSON_BODY_BYTES")
           expect(yield* footprint).toEqual(before)
         }))
 
