@@ -1,12 +1,16 @@
 // The root HttpApi: one definition shared by the server, the typed client and /openapi.json.
 import { HttpApi, OpenApi } from "@effect/platform"
 import { DatasetsApi } from "./Datasets/Api.ts"
+import { JobsApi } from "./Jobs/Api.ts"
+import { TrainerApi } from "./TrainerRun/Api.ts"
 import { BadRequest, ServiceUnavailable } from "./Domain/Problem.ts"
 import { SystemApi } from "./System/Api.ts"
 
 export class Api extends HttpApi.make("trainer-run")
   .add(SystemApi)
   .add(DatasetsApi)
+  .add(TrainerApi)
+  .add(JobsApi)
   .addError(BadRequest)
   .addError(ServiceUnavailable)
   .annotate(OpenApi.Title, "Trainer Run control plane")

@@ -8,6 +8,16 @@ export interface Limits {
   readonly maxDatasetColumns: number
   readonly distinctExactCap: number
   readonly categoryValuesCap: number
+  readonly maxGraphNodes: number
+  readonly maxTrials: number
+  readonly defaultTrials: number
+  readonly maxCvFolds: number
+  readonly maxClasses: number
+  readonly maxFilterDepth: number
+  readonly maxFilterNodes: number
+  readonly maxFilterList: number
+  readonly schedulerInboxSize: number
+  readonly schedulerBatchSize: number
 }
 
 export interface S3Settings {
@@ -31,6 +41,8 @@ export interface AppConfigShape {
   readonly teacherUrlAllowlist: ReadonlyArray<string>
   readonly limits: Limits
   readonly logLevel: string
+  /** Key for secrets at rest (teacher header values); unset: a key generated once in DATA_DIR. */
+  readonly secretsKey: Option.Option<Redacted.Redacted>
 }
 
 const positiveInt = (name: string, fallback: number) =>
@@ -92,8 +104,19 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     maxDatasetRows: positiveInt("MAX_DATASET_ROWS", 50_000_000),
     maxDatasetColumns: positiveInt("MAX_DATASET_COLUMNS", 2_000),
     distinctExactCap: positiveInt("DISTINCT_EXACT_CAP", 100_000),
-    categoryValuesCap: positiveInt("CATEGORY_VALUES_CAP", 50)
+    categoryValuesCap: positiveInt("CATEGORY_VALUES_CAP", 50),
+    maxGraphNodes: positiveInt("MAX_GRAPH_NODES", 20_000),
+    maxTrials: positiveInt("MAX_TRIALS", 500),
+    defaultTrials: positiveInt("DEFAULT_TRIALS", 8),
+    maxCvFolds: positiveInt("MAX_CV_FOLDS", 20),
+    maxClasses: positiveInt("MAX_CLASSES", 200),
+    maxFilterDepth: positiveInt("MAX_FILTER_DEPTH", 16),
+    maxFilterNodes: positiveInt("MAX_FILTER_NODES", 256),
+    maxFilterList: positiveInt("MAX_FILTER_LIST", 10_000),
+    schedulerInboxSize: positiveInt("SCHEDULER_INBOX_SIZE", 1_024),
+    schedulerBatchSize: positiveInt("SCHEDULER_BATCH_SIZE", 64)
   }),
+  secretsKey: Config.option(Config.redacted("SECRETS_KEY")),
   logLevel: Config.string("LOG_LEVEL").pipe(Config.withDefault("Info"))
 })
 

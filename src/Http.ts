@@ -17,6 +17,10 @@ import { Api } from "./Api.ts"
 import { AppConfig } from "./Config.ts"
 import { Datasets } from "./Datasets.ts"
 import { DatasetsLive } from "./Datasets/Http.ts"
+import { Jobs } from "./Jobs.ts"
+import { JobsLive } from "./Jobs/Http.ts"
+import { TrainerRun } from "./TrainerRun.ts"
+import { TrainerLive } from "./TrainerRun/Http.ts"
 import { jsonPointer, problemType } from "./Domain/Problem.ts"
 import { httpDuration, httpRequests } from "./Metrics.ts"
 import { ObjectStoreLive } from "./ObjectStore.ts"
@@ -116,12 +120,12 @@ export const edge = (app: HttpApp.Default): HttpApp.Default =>
   })
 
 const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([SystemLive, DatasetsLive]),
+  Layer.provide([SystemLive, DatasetsLive, TrainerLive, JobsLive]),
   Layer.provide(AuthenticationLive)
 )
 
 /** Services behind the API, for a given database + object store. */
-export const ServicesLive = Datasets.Default.pipe(
+export const ServicesLive = Layer.mergeAll(Datasets.Default, TrainerRun.Default, Jobs.Default).pipe(
   Layer.provideMerge(Layer.mergeAll(DatabaseLive, ObjectStoreLive))
 )
 

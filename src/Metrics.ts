@@ -14,6 +14,19 @@ export const datasetRegistrationDuration = Metric.histogram(
   "Time to spool, profile, store and record one dataset"
 ).pipe(Metric.mapInput((d: Duration.Duration) => Duration.toSeconds(d)))
 
+export const submissions = Metric.counter("trainer_submissions_total", { description: "Trainer run submissions by outcome" })
+export const schedulerInboxDepth = Metric.gauge("scheduler_inbox_depth", { description: "Requests waiting in the scheduler's inbox" })
+export const schedulerBatchSize = Metric.histogram(
+  "scheduler_batch_size",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 9 }),
+  "Submissions committed per scheduler transaction"
+)
+export const stageDuration = Metric.histogram(
+  "trainer_stage_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 }),
+  "Latency of each pipeline stage (validate, build, compile, upload, submit)"
+)
+
 const escape = (v: string) => v.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll(`"`, `\\"`)
 const labels = (tags: ReadonlyArray<{ key: string; value: string }>, extra: Record<string, string> = {}) => {
   const all = [...tags.map((t) => [t.key, t.value] as const), ...Object.entries(extra)]

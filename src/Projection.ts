@@ -1,7 +1,7 @@
 // Projections: pure functions from (current row, event) to the next row. The live write path and
 // replay use these same functions, so the tables are always what the log says.
 import type { Dataset } from "./Domain/Dataset.ts"
-import type { DatasetRegistered } from "./Domain/Events.ts"
+import type { DatasetRegistered, JobSubmitted } from "./Domain/Events.ts"
 
 export interface DatasetRow {
   readonly dataset_id: string
@@ -35,3 +35,76 @@ export const projectDataset = (_state: DatasetRow | undefined, { event, position
   created_at: event.dataset.created_at,
   position
 })
+
+export interface JobRow {
+  readonly job_id: string
+  readonly tenant: string
+  readonly dataset_id: string
+  readonly status: string
+  readonly request: unknown
+  readonly trainer_uri: string
+  readonly trainer_sha256: string
+  readonly graph_summary: { readonly total: number; readonly by_kind: Record<string, number> }
+  readonly result: unknown
+  readonly idempotency_key: string | null
+  readonly version: number
+  readonly position: number
+  readonly created_at: string
+  readonly updated_at: string
+}
+
+export interface NodeRow {
+  readonly node_id: string
+  readonly job_id: string
+  readonly ordinal: number
+  readonly key: string
+  readonly kind: string
+  readonly requires: string
+  readonly params: unknown
+  readonly deps: ReadonlyArray<string>
+  readonly status: string
+  readonly attempts: number
+  readonly updated_at: string
+}
+
+export const nodeId = (jobId: string, key: string) => `${jobId}/${key}`
+
+/** A submitted job: `pending` until a worker leases a node; roots are `ready`, the rest `pending`. */
+export const projectJobSubmitted = (
+  _state: JobRow | undefined,
+  { event, position }: Positioned<JobSubmitted>
+): { readonly job: JobRow; readonly nodes: ReadonlyArray<NodeRow> } => {
+  const by_kind: Record<string, number> = {}
+  for (const n of event.graph.nodes) by_kind[n.kind] = (by_kind[n.kind] ?? 0) + 1
+  return {
+    job: {
+      job_id: event.job_id,
+      tenant: event.tenant,
+      dataset_id: event.dataset_id,
+      status: "pending",
+      request: event.request,
+      trainer_uri: event.trainer.uri,
+      trainer_sha256: event.trainer.sha256,
+      graph_summary: { total: event.graph.nodes.length, by_kind },
+      result: null,
+      idempotency_key: event.idempotency?.key ?? null,
+      version: 1,
+      position,
+      created_at: event.submitted_at,
+      updated_at: event.submitted_at
+    },
+    nodes: event.graph.nodes.map((n, ordinal) => ({
+      node_id: nodeId(event.job_id, n.key),
+      job_id: event.job_id,
+      ordinal,
+      key: n.key,
+      kind: n.kind,
+      requires: n.requires,
+      params: n.params,
+      deps: n.deps.map((d) => nodeId(event.job_id, d)),
+      status: n.deps.length === 0 ? "ready" : "pending",
+      attempts: 0,
+      updated_at: event.submitted_at
+    }))
+  }
+}

@@ -8,12 +8,35 @@ export const DatasetRegistered = Schema.TaggedStruct("DatasetRegistered", {
 })
 export type DatasetRegistered = typeof DatasetRegistered.Type
 
-export const DomainEvent = Schema.Union(DatasetRegistered)
+/** A job and its whole graph: replaying this one event rebuilds the job and every node. */
+export const JobSubmitted = Schema.TaggedStruct("JobSubmitted", {
+  tenant: Schema.String,
+  job_id: Schema.String,
+  dataset_id: Schema.String,
+  submitted_at: Schema.String,
+  trainer: Schema.Struct({ uri: Schema.String, sha256: Schema.String }),
+  request: Schema.Unknown,
+  idempotency: Schema.NullOr(Schema.Struct({ key: Schema.String, request_hash: Schema.String })),
+  graph: Schema.Struct({
+    version: Schema.Literal(1),
+    nodes: Schema.Array(Schema.Struct({
+      key: Schema.String,
+      kind: Schema.String,
+      requires: Schema.String,
+      params: Schema.Unknown,
+      deps: Schema.Array(Schema.String)
+    }))
+  })
+})
+export type JobSubmitted = typeof JobSubmitted.Type
+
+export const DomainEvent = Schema.Union(DatasetRegistered, JobSubmitted)
 export type DomainEvent = typeof DomainEvent.Type
 
 /** The schema version each event type is written with today; upcasters lift older ones. */
 export const currentSchemaVersion: Record<DomainEvent["_tag"], number> = {
-  DatasetRegistered: 1
+  DatasetRegistered: 1,
+  JobSubmitted: 1
 }
 
 export interface EventMetadata {

@@ -1,0 +1,120 @@
+// The read side of jobs: the projections as the API shows them, always scoped to the tenant.
+import { SqlClient } from "@effect/sql"
+import { Data, Effect, Schema } from "effect"
+import { StoredEvent } from "./Domain/Events.ts"
+import { Job, JobNode } from "./Domain/Job.ts"
+import { DEFAULT_LIMIT, encodeCursor } from "./Domain/Page.ts"
+
+export class JobNotFound extends Data.TaggedError("JobNotFound")<{ readonly jobId: string }> {}
+
+interface JobRow {
+  readonly job_id: string
+  readonly dataset_id: string
+  readonly status: string
+  readonly request: unknown
+  readonly trainer_uri: string
+  readonly trainer_sha256: string
+  readonly graph_summary: { total: number; by_kind: Record<string, number> }
+  readonly result: unknown
+  readonly position: string
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly counts: Record<string, number> | null
+}
+
+const decodeJob = Schema.decodeUnknownSync(Job)
+const decodeNode = Schema.decodeUnknownSync(JobNode)
+
+const toJob = (r: JobRow) =>
+  decodeJob({
+    job_id: r.job_id,
+    dataset_id: r.dataset_id,
+    status: r.status,
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+    nodes: { total: r.graph_summary.total, ...(r.counts ?? {}) },
+    graph: { by_kind: r.graph_summary.by_kind },
+    trainer: { uri: r.trainer_uri, sha256: r.trainer_sha256 },
+    request: r.request,
+    ...(r.result !== null && r.result !== undefined ? { result: r.result } : {})
+  })
+
+export class Jobs extends Effect.Service<Jobs>()("Jobs", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const select = sql`
+      SELECT j.job_id, j.dataset_id, j.status, j.request, j.trainer_uri, j.trainer_sha256, j.graph_summary, j.result,
+             j.position, j.created_at, j.updated_at,
+             (SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*)::int AS n FROM computation_node c
+               WHERE c.job_id = j.job_id GROUP BY status) s) AS counts
+      FROM jobs j`
+
+    const exists = (tenant: string, jobId: string) =>
+      sql`SELECT 1 FROM jobs WHERE tenant = ${tenant} AND job_id = ${jobId}`.pipe(
+        Effect.flatMap((rows) => (rows.length === 0 ? Effect.fail(new JobNotFound({ jobId })) : Effect.void))
+      )
+
+    const get = Effect.fn("Jobs.get")(function*(tenant: string, jobId: string) {
+      const rows = yield* sql<JobRow>`${select} WHERE j.tenant = ${tenant} AND j.job_id = ${jobId}`
+      if (rows.length === 0) return yield* new JobNotFound({ jobId })
+      return toJob(rows[0]!)
+    })
+
+    const list = Effect.fn("Jobs.list")(function*(tenant: string, q: {
+      readonly dataset_id?: string | undefined
+      readonly status?: string | undefined
+      readonly limit?: number | undefined
+      readonly cursor?: number | undefined
+    }) {
+      const limit = q.limit ?? DEFAULT_LIMIT
+      const rows = yield* sql<JobRow>`${select} WHERE ${sql.and([
+        sql`j.tenant = ${tenant}`,
+        ...(q.dataset_id !== undefined ? [sql`j.dataset_id = ${q.dataset_id}`] : []),
+        ...(q.status !== undefined ? [sql`j.status = ${q.status}`] : []),
+        ...(q.cursor !== undefined ? [sql`j.position < ${q.cursor}`] : [])
+      ])} ORDER BY j.position DESC LIMIT ${limit + 1}`
+      return {
+        items: rows.slice(0, limit).map(toJob),
+        next_cursor: rows.length > limit ? encodeCursor(Number(rows[limit - 1]!.position)) : null
+      }
+    })
+
+    const nodes = Effect.fn("Jobs.nodes")(function*(tenant: string, jobId: string, q: {
+      readonly status?: string | undefined
+      readonly kind?: string | undefined
+      readonly limit?: number | undefined
+      readonly cursor?: number | undefined
+    }) {
+      yield* exists(tenant, jobId)
+      const limit = q.limit ?? 500
+      const rows = yield* sql<any>`
+        SELECT node_id, job_id, key, kind, requires, params, deps, status, attempts, updated_at, ordinal
+        FROM computation_node WHERE ${sql.and([
+        sql`job_id = ${jobId}`,
+        ...(q.status !== undefined ? [sql`status = ${q.status}`] : []),
+        ...(q.kind !== undefined ? [sql`kind = ${q.kind}`] : []),
+        ...(q.cursor !== undefined ? [sql`ordinal > ${q.cursor - 1}`] : [])
+      ])} ORDER BY ordinal LIMIT ${limit + 1}`
+      return {
+        items: rows.slice(0, limit).map((r: any) => decodeNode({ ...r, updated_at: (r.updated_at as Date).toISOString() })),
+        next_cursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.ordinal + 1) : null
+      }
+    })
+
+    const events = Effect.fn("Jobs.events")(function*(tenant: string, jobId: string, q: { readonly limit?: number | undefined; readonly cursor?: number | undefined }) {
+      yield* exists(tenant, jobId)
+      const limit = q.limit ?? DEFAULT_LIMIT
+      const rows = yield* sql<any>`
+        SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at FROM events
+        WHERE stream_id = ${jobId} ${q.cursor !== undefined ? sql`AND stream_version > ${q.cursor}` : sql``}
+        ORDER BY stream_version LIMIT ${limit + 1}`
+      const items = rows.slice(0, limit).map((r: any) =>
+        new StoredEvent({ ...r, position: Number(r.position), recorded_at: (r.recorded_at as Date).toISOString() })
+      )
+      return { items, next_cursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.stream_version) : null }
+    })
+
+    return { get, list, nodes, events } as const
+  })
+}) {}

@@ -1,0 +1,53 @@
+// The jobs read side: jobs, their nodes and their events.
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { StoredEvent } from "../Domain/Events.ts"
+import { Job, JobNode, JobStatus, NodeStatus } from "../Domain/Job.ts"
+import { Cursor, Limit, Page } from "../Domain/Page.ts"
+import { NotFound } from "../Domain/Problem.ts"
+import { Authentication } from "../Tenancy.ts"
+
+const JobPath = Schema.Struct({ job_id: Schema.String })
+
+export class JobsApi extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/jobs")
+      .setUrlParams(Schema.Struct({
+        dataset_id: Schema.optional(Schema.String),
+        status: Schema.optional(JobStatus),
+        limit: Schema.optional(Limit),
+        cursor: Schema.optional(Cursor)
+      }))
+      .addSuccess(Page(Job))
+      .annotate(OpenApi.Summary, "Jobs, newest first, by dataset and status")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/v1/jobs/:job_id")
+      .setPath(JobPath)
+      .addSuccess(Job)
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "One job with node counts by status")
+  )
+  .add(
+    HttpApiEndpoint.get("nodes", "/v1/jobs/:job_id/nodes")
+      .setPath(JobPath)
+      .setUrlParams(Schema.Struct({
+        status: Schema.optional(NodeStatus),
+        kind: Schema.optional(Schema.String),
+        limit: Schema.optional(Limit),
+        cursor: Schema.optional(Cursor)
+      }))
+      .addSuccess(Page(JobNode))
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "The job's computation nodes in graph order")
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/v1/jobs/:job_id/events")
+      .setPath(JobPath)
+      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit), cursor: Schema.optional(Cursor) }))
+      .addSuccess(Page(StoredEvent))
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "The job's events in order")
+  )
+  .middleware(Authentication)
+{}
