@@ -19,6 +19,7 @@ import { Datasets } from "./Datasets.ts"
 import { DatasetsLive } from "./Datasets/Http.ts"
 import { Jobs } from "./Jobs.ts"
 import { JobsLive } from "./Jobs/Http.ts"
+import { Secrets } from "./Secrets.ts"
 import { TrainerRun } from "./TrainerRun.ts"
 import { TrainerLive } from "./TrainerRun/Http.ts"
 import { jsonPointer, problemType } from "./Domain/Problem.ts"
@@ -125,7 +126,7 @@ const ApiLive = HttpApiBuilder.api(Api).pipe(
 )
 
 /** Services behind the API, for a given database + object store. */
-export const ServicesLive = Layer.mergeAll(Datasets.Default, TrainerRun.Default, Jobs.Default).pipe(
+export const ServicesLive = Layer.mergeAll(Datasets.Default, TrainerRun.Default, Jobs.Default, Secrets.Default).pipe(
   Layer.provideMerge(Layer.mergeAll(DatabaseLive, ObjectStoreLive))
 )
 
