@@ -155,7 +155,7 @@ export const NodeServerLive = Layer.unwrapEffect(
 
 /** The whole service on Node's HTTP server, printing where it listens (PORT=0: the port chosen). */
 export const ServerLive = HttpAppLive.pipe(
-  Layer.provide(ServicesLive),
+  Layer.provideMerge(ServicesLive),
   Layer.provide(guardExposure),
   HttpServer.withLogAddress,
   Layer.provideMerge(NodeServerLive)

@@ -36,6 +36,24 @@ export interface RequestToComputeGraph extends Submission {
 type Outcome = { readonly job_id: string; readonly created: boolean } | IdempotencyConflict
 
 const LINGER = "2 millis"
+/** Node rows per transaction: big graphs commit alone rather than as one enormous statement. */
+const MAX_BATCH_NODES = 12_000
+
+/** Splits a batch into consecutive groups of at most MAX_BATCH_NODES nodes (at least one request each). */
+export const byNodes = <A extends { readonly graph: Graph }>(batch: ReadonlyArray<A>): Array<Array<A>> => {
+  const groups: Array<Array<A>> = []
+  let size = 0
+  for (const r of batch) {
+    const n = r.graph.nodes.length
+    if (groups.length === 0 || size + n > MAX_BATCH_NODES) {
+      groups.push([])
+      size = 0
+    }
+    groups[groups.length - 1]!.push(r)
+    size += n
+  }
+  return groups
+}
 
 export class Scheduler extends Effect.Service<Scheduler>()("Scheduler", {
   scoped: Effect.gen(function*() {
@@ -129,8 +147,10 @@ export class Scheduler extends Effect.Service<Scheduler>()("Scheduler", {
       yield* Effect.sleep(LINGER)
       const rest = first.length < limits.schedulerBatchSize ? yield* Queue.takeUpTo(inbox, limits.schedulerBatchSize - first.length) : []
       const batch = [...first, ...rest]
-      yield* Metric.update(schedulerBatchSize, batch.length)
-      yield* handle(batch)
+      for (const group of byNodes(batch)) {
+        yield* Metric.update(schedulerBatchSize, group.length)
+        yield* handle(group)
+      }
     }).pipe(Effect.forever)
 
     yield* Effect.forkScoped(loop)

@@ -69,7 +69,7 @@ const embedded = (dataDir: string) =>
         Effect.promise(() => PGlite.create(NodePath.join(dir, "pg"))),
         (db) => Effect.promise(() => db.close()).pipe(Effect.ignore)
       )
-      const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+      const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 4 })
       yield* Effect.acquireRelease(
         Effect.promise(() => server.start()),
         () => Effect.promise(() => server.stop()).pipe(Effect.ignore)
@@ -81,7 +81,10 @@ const embedded = (dataDir: string) =>
         port: Number(port),
         username: "postgres",
         database: "postgres",
-        maxConnections: 8,
+        // ONE connection: the socket server queues protocol messages, not whole extended-protocol
+        // exchanges, so two connections' Parse/Bind/Execute interleave on PGlite's single backend
+        // and queries answer each other (seen: a dataset lookup returning no row under 8 clients).
+        maxConnections: 1,
         applicationName: "trainer-run"
       })
     })
