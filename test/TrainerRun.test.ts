@@ -242,6 +242,23 @@ for (const deployment of deployments) {
           expect(yield* footprint).toEqual(before)
         }))
 
+      it.effect("answers every request right under concurrent load", () =>
+        Effect.gen(function*() {
+          const { weather, crafted } = yield* setup
+          const plans = Array.from({ length: 12 }, (_, i) =>
+            post("/v1/trainer/plan", { dataset_id: i % 2 ? weather : crafted, task: i % 2 ? { type: "multiclass", target: "weather" } : { type: "regression", target: "y" }, n_trials: 2, seed: i }))
+          const runs = Array.from({ length: 12 }, (_, i) =>
+            post("/v1/trainer/run", { dataset_id: i % 2 ? weather : crafted, task: i % 2 ? { type: "multiclass", target: "weather" } : { type: "regression", target: "y" }, n_trials: 3, cv_folds: 3, seed: i }))
+          const reads = Array.from({ length: 12 }, (_, i) => get(`/v1/datasets/${i % 2 ? weather : crafted}`, ACME))
+          const replies = yield* Effect.all([...plans, ...runs, ...reads], { concurrency: "unbounded" })
+          expect(replies.map((r) => r.status)).toEqual(Array(36).fill(200))
+          replies.forEach((r, i) => expect(r.body.dataset_id).toBe(i % 2 ? weather : crafted))
+          for (const r of replies.slice(12, 24)) {
+            const job = (yield* get(`/v1/jobs/${r.body.job_id}`, ACME)).body
+            expect(job.nodes.total).toBe(Object.values(job.graph.by_kind as Record<string, number>).reduce((a, b) => a + b, 0))
+          }
+        }))
+
       it.effect("lets clients discover families and metrics", () =>
         Effect.gen(function*() {
           const all = (yield* get("/v1/models/families", ACME)).body.items.map((f: any) => f.id)
