@@ -40,7 +40,7 @@ export interface AppConfigShape {
   readonly authTokens: ReadonlyMap<string, string>
   readonly teacherUrlAllowlist: ReadonlyArray<string>
   readonly limits: Limits
-  readonly logLevel: string
+  readonly logLevel: "All" | "Trace" | "Debug" | "Info" | "Warning" | "Error" | "Fatal" | "None"
   /** Key for secrets at rest (teacher header values); unset: a key generated once in DATA_DIR. */
   readonly secretsKey: Option.Option<Redacted.Redacted>
 }
@@ -58,7 +58,9 @@ const parseTokens = (raw: string): Map<string, string> => {
     if (eq <= 0 || eq === pair.length - 1) throw new Error(`AUTH_TOKENS entry is not tenant=token: ${pair.slice(0, Math.max(eq, 0))}=…`)
     const tenant = pair.slice(0, eq).trim()
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tenant)) throw new Error(`AUTH_TOKENS tenant name is invalid: ${tenant}`)
-    tokens.set(pair.slice(eq + 1).trim(), tenant)
+    const token = pair.slice(eq + 1).trim()
+    if (tokens.has(token)) throw new Error(`AUTH_TOKENS gives one token to two tenants (${tokens.get(token)} and ${tenant})`)
+    tokens.set(token, tenant)
   }
   return tokens
 }
@@ -117,7 +119,7 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     schedulerBatchSize: positiveInt("SCHEDULER_BATCH_SIZE", 64)
   }),
   secretsKey: Config.option(Config.redacted("SECRETS_KEY")),
-  logLevel: Config.string("LOG_LEVEL").pipe(Config.withDefault("Info"))
+  logLevel: Config.literal("All", "Trace", "Debug", "Info", "Warning", "Error", "Fatal", "None")("LOG_LEVEL").pipe(Config.withDefault("Info" as const))
 })
 
 export class AppConfig extends Context.Tag("AppConfig")<AppConfig, AppConfigShape>() {

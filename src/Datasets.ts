@@ -82,13 +82,14 @@ export class Datasets extends Effect.Service<Datasets>()("Datasets", {
       readonly name: string
       readonly format: DatasetFormat
       readonly file: Spooled
+      readonly delimiter?: string | undefined
       readonly metadata: EventMetadata
     }) {
       const { tenant, name, format, file } = input
       const existing = yield* findByContent(tenant, file.sha256, name)
       if (Option.isSome(existing)) return { dataset: existing.value, created: false }
 
-      const profile = yield* profiler.profile(file.path, format, limits)
+      const profile = yield* profiler.profile(file.path, format, limits, input.delimiter)
       const key = datasetObjectKey(file.sha256, format)
       const outcome = yield* store.putFile(key, file.path, contentTypes[format])
       const dataset = new Dataset({

@@ -103,9 +103,10 @@ export const edge = (app: HttpApp.Default): HttpApp.Default =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const requestId = request.headers["x-request-id"]?.slice(0, 128) || Crypto.randomUUID()
     const start = performance.now()
-    yield* HttpApp.appendPreResponseHandler((req, res) =>
-      Effect.succeed(HttpServerResponse.setHeader(reshape(req, res), "x-request-id", requestId))
-    )
+    yield* HttpApp.appendPreResponseHandler((req, res) => {
+      const shaped = HttpServerResponse.setHeader(reshape(req, res), "x-request-id", requestId)
+      return Effect.succeed(shaped.status === 401 ? HttpServerResponse.setHeader(shaped, "www-authenticate", `Bearer realm="trainer-run"`) : shaped)
+    })
     const exit = yield* Effect.exit(Effect.annotateLogs(app, "request_id", requestId))
     const status = Exit.isSuccess(exit)
       ? exit.value.status

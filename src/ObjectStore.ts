@@ -85,7 +85,7 @@ export const makeFilesystem = (root: string): ObjectStoreShape => {
   return {
     kind: "filesystem",
     uri: (key) => pathToFileURL(pathOf(key)).href,
-    exists: (key) => attempt("exists", key, () => Fs.promises.access(pathOf(key)).then(() => true, () => false)),
+    exists: (key) => attempt("exists", key, () => Fs.promises.stat(pathOf(key)).then((st) => st.isFile(), () => false)),
     putFile: (key, path) => place(key, (tmp) => Fs.promises.copyFile(path, tmp)),
     putBytes: (key, bytes) => place(key, (tmp) => Fs.promises.writeFile(tmp, bytes)),
     get: (key) => fromReadable("get", key, () => Fs.createReadStream(pathOf(key))),

@@ -8,7 +8,7 @@ const LoggingLive = Layer.unwrapEffect(
   Effect.map(AppConfig, ({ logLevel }) =>
     Layer.merge(
       Logger.logFmt,
-      Logger.minimumLogLevel(LogLevel.allLevels.find((l) => l.label === logLevel.toUpperCase()) ?? LogLevel.Info)
+      Logger.minimumLogLevel(LogLevel.fromLiteral(logLevel))
     )
   )
 )

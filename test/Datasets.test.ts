@@ -94,6 +94,34 @@ for (const deployment of deployments) {
           expect(after.objects.filter((k) => k.includes(first.body.sha256))).toHaveLength(1)
         }))
 
+      it.effect("keeps numbers exact: 64-bit integers, no infinities, NaN and Infinity in Parquet as text", () =>
+        Effect.gen(function*() {
+          const reply = yield* uploadRaw("big,huge,x\n9007199254740993,1e999,1.5\n9223372036854775807,1,2\n", "text/csv", "exact", ACME)
+          expect(reply.status).toBe(201)
+          expect(column(reply.body, "big")).toMatchObject({ dtype: "int", min: "9007199254740993", max: "9223372036854775807" })
+          expect(column(reply.body, "huge").dtype).toBe("string")
+          const listed = yield* get("/v1/datasets?limit=500", ACME)
+          expect(listed.status).toBe(200)
+          const db = yield* Effect.promise(() => DuckDBInstance.create(":memory:"))
+          const conn = yield* Effect.promise(() => db.connect())
+          const out = NodePath.join(Os.tmpdir(), `nan-${process.pid}.parquet`)
+          yield* Effect.promise(() => conn.run(`COPY (SELECT * FROM (VALUES (1.5::DOUBLE), ('nan'::DOUBLE), ('inf'::DOUBLE), ('-inf'::DOUBLE)) t(v)) TO '${out}' (FORMAT parquet)`))
+          const nan = yield* uploadRaw(readBytes(out), "application/vnd.apache.parquet", "nan", ACME)
+          Fs.rmSync(out)
+          expect(nan.status, JSON.stringify(nan.body)).toBe(201)
+          expect(column(nan.body, "v")).toMatchObject({ dtype: "float", min: 1.5, max: 1.5 })
+          expect(column(nan.body, "v").values.map((v: any) => v.value).sort()).toEqual(["-Infinity", "Infinity", "NaN", 1.5].sort())
+          expect((yield* get(`/v1/datasets/${nan.body.dataset_id}`, ACME)).status).toBe(200)
+        }))
+
+      it.effect("reads TSV as declared, and timestamps with minutes and an offset", () =>
+        Effect.gen(function*() {
+          const reply = yield* uploadRaw("last, first\tage\tseen\nDoe, Jane\t41\t2024-01-01T10:00Z\n", "text/tab-separated-values", "tsv", ACME)
+          expect(reply.status, JSON.stringify(reply.body)).toBe(201)
+          expect(reply.body.profile.columns.map((c: any) => c.name)).toEqual(["last, first", "age", "seen"])
+          expect(column(reply.body, "seen")).toMatchObject({ dtype: "timestamp", min: "2024-01-01T10:00:00.000Z" })
+        }))
+
       it.effect("keeps information when inferring CSV types", () =>
         Effect.gen(function*() {
           const reply = yield* uploadRaw(readBytes(fixture("inference.csv")), "text/csv", "inference", ACME)
@@ -149,11 +177,14 @@ for (const deployment of deployments) {
       it.effect("registers an object already in the store, from JSON", () =>
         Effect.gen(function*() {
           const store = yield* ObjectStore
-          yield* store.putBytes("incoming/weather.csv", seattle, "text/csv").pipe(Effect.orDie)
+          yield* store.putBytes("staging/acme/incoming/weather.csv", seattle, "text/csv").pipe(Effect.orDie)
           const reply = yield* sendJson({ name: "from-bucket", object_key: "incoming/weather.csv" }, ACME)
           expect(reply.status, JSON.stringify(reply.body)).toBe(201)
           expect(reply.body.profile.rows).toBe(1461)
           expect(reply.body.uri).toContain(`datasets/sha256/${reply.body.sha256}.csv`)
+          // Another tenant cannot reach acme's staged object, nor the service's own objects.
+          expectProblem(yield* sendJson({ name: "stolen", object_key: "incoming/weather.csv" }, BETA), 422, "/object_key")
+          expectProblem(yield* sendJson({ name: "stolen", object_key: `datasets/sha256/${reply.body.sha256}.csv` }, BETA), 422, "/object_key")
         }))
 
       it.effect("refuses bad JSON registrations field by field", () =>
@@ -169,6 +200,7 @@ for (const deployment of deployments) {
           expect(wrongTypes.body.errors.find((e: any) => e.path === "/format").message).toBe(`Expected "csv" | "parquet", actual "xlsx"`)
           expectProblem(yield* sendJson({ name: "x", object_key: "no/such/object.csv" }, ACME), 422, "/object_key")
           expectProblem(yield* sendJson({ name: "x", object_key: "../../etc/passwd" }, ACME), 422, "/object_key")
+          for (const key of ["incoming", "incoming/", ".", "a//b"]) expectProblem(yield* sendJson({ name: "x", object_key: key }, ACME), 422, "/object_key")
           expectProblem(yield* sendJson([1, 2], ACME), 422)
           expectProblem(yield* sendRaw(`{"name": "x",`, "application/json", ACME), 400, "not valid JSON")
           expectProblem(yield* sendRaw("", "application/json", ACME), 400, "empty")
@@ -194,6 +226,12 @@ for (const deployment of deployments) {
           expectProblem(yield* uploadRaw(manyRows, "text/csv", "rows", ACME), 422, "MAX_DATASET_ROWS")
           const wide = Array.from({ length: 41 }, (_, i) => `c${i}`).join(",") + "\n" + Array(41).fill("1").join(",") + "\n"
           expectProblem(yield* uploadRaw(wide, "text/csv", "wide", ACME), 422, "MAX_DATASET_COLUMNS")
+          expectProblem(yield* send(HttpClientRequest.post("/v1/datasets").pipe(HttpClientRequest.bodyText("x", "multipart/form-data")), ACME), 400, "boundary")
+          const textFile = new FormData()
+          textFile.append("file", "a,b\n1,2\n")
+          const asText = yield* uploadMultipart(textFile, ACME)
+          expectProblem(asText, 422, "/file")
+          expect(asText.body.errors).toHaveLength(1)
           const noFile = new FormData()
           noFile.append("name", "nothing")
           expectProblem(yield* uploadMultipart(noFile, ACME), 422, "/file")

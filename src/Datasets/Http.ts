@@ -5,8 +5,8 @@ import { Effect, Metric, Option, Schema, Stream } from "effect"
 import { Api } from "../Api.ts"
 import { AppConfig } from "../Config.ts"
 import { Datasets, type DatasetNotFound } from "../Datasets.ts"
-import { Dataset, DatasetName, type DatasetFormat, RegisterFromObject } from "../Domain/Dataset.ts"
-import { decodeStrict, readJson } from "../Validation.ts"
+import { Dataset, DatasetName, type DatasetFormat, RegisterFromObject, stagingKey } from "../Domain/Dataset.ts"
+import { decodeStrict, fieldErrors, readJson } from "../Validation.ts"
 import {
   BadRequest,
   FieldError,
@@ -36,7 +36,7 @@ const decodeName = Schema.decodeUnknownEither(DatasetName)
 const checkName = (name: string | undefined, path: string) => {
   if (name === undefined) return Effect.fail(Unprocessable.field(path, "is required: name the dataset"))
   return decodeName(name).pipe(
-    Effect.mapError((e) => Unprocessable.field(path, e.message.split("\n").pop()!.trim() || "is not a valid name"))
+    Effect.mapError((e) => Unprocessable.field(path, fieldErrors(e)[0]?.message ?? "is not a valid name"))
   )
 }
 
@@ -66,10 +66,18 @@ interface Upload {
   readonly name: string
   readonly format: DatasetFormat
   readonly file: Spooled
+  /** Tab when the client said TSV (content type or .tsv name); otherwise read from the header line. */
+  readonly delimiter: string | undefined
 }
 
-const readMultipart = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
+const delimiterHint = (contentType: string, fileName: string) =>
+  contentType.toLowerCase().startsWith("text/tab-separated-values") || fileName.toLowerCase().endsWith(".tsv") ? "\t" : undefined
+
+const readMultipart = (request: HttpServerRequest.HttpServerRequest, nameParam: string | undefined, maxBytes: number) =>
   Effect.gen(function*() {
+    if (!/;\s*boundary=/i.test(request.headers["content-type"] ?? "")) {
+      return yield* BadRequest.of("multipart/form-data needs a boundary parameter in content-type")
+    }
     let file: { spooled: Spooled; fileName: string; contentType: string } | undefined
     let name: string | undefined
     const errors: Array<FieldError> = []
@@ -80,6 +88,7 @@ const readMultipart = (request: HttpServerRequest.HttpServerRequest, maxBytes: n
         Effect.gen(function*() {
           if (part._tag === "Field") {
             if (part.key === "name") name = part.value
+            else if (part.key === "file") errors.push(new FieldError({ path: "/file", message: "must be a file part (with a filename), not a text field" }))
             else errors.push(new FieldError({ path: `/${part.key}`, message: "is not a known field (expected file, name)" }))
             return
           }
@@ -96,13 +105,15 @@ const readMultipart = (request: HttpServerRequest.HttpServerRequest, maxBytes: n
         })
       )
     )
-    if (file === undefined) errors.push(new FieldError({ path: "/file", message: "is required: a file part with the CSV or Parquet bytes" }))
+    if (file === undefined && !errors.some((e) => e.path === "/file")) {
+      errors.push(new FieldError({ path: "/file", message: "is required: a file part with the CSV or Parquet bytes" }))
+    }
     if (errors.length > 0) return yield* Unprocessable.of(errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors)
     const { spooled, fileName, contentType } = file!
     const declared = declaredFormat(contentType) ?? Option.none()
-    const finalName = yield* checkName(name ?? fileName, "/name")
+    const finalName = yield* checkName(name ?? nameParam ?? fileName, "/name")
     const format = yield* resolveFormat(declared, fileName, spooled, "/file")
-    return { path: "/file", name: finalName, format, file: spooled } satisfies Upload
+    return { path: "/file", name: finalName, format, file: spooled, delimiter: delimiterHint(contentType, fileName) } satisfies Upload
   })
 
 const readRaw = (request: HttpServerRequest.HttpServerRequest, contentType: string, nameParam: string | undefined, maxBytes: number) =>
@@ -116,26 +127,32 @@ const readRaw = (request: HttpServerRequest.HttpServerRequest, contentType: stri
     const name = yield* checkName(nameParam, "/query/name")
     const spooled = yield* spool(request.stream, maxBytes).pipe(Effect.mapError(bodyErrors(maxBytes)))
     const format = yield* resolveFormat(declared, name, spooled, "/body")
-    return { path: "/body", name, format, file: spooled } satisfies Upload
+    return { path: "/body", name, format, file: spooled, delimiter: delimiterHint(contentType, name) } satisfies Upload
   })
 
 const decodeFromObject = decodeStrict(RegisterFromObject)
 
 /** The JSON form: copy an object already in the store into a spool, then register it like an upload. */
-const readFromObject = (request: HttpServerRequest.HttpServerRequest, store: ObjectStoreShape, limits: { maxUploadBytes: number; maxJsonBodyBytes: number }) =>
+const readFromObject = (
+  request: HttpServerRequest.HttpServerRequest,
+  tenant: string,
+  store: ObjectStoreShape,
+  limits: { maxUploadBytes: number; maxJsonBodyBytes: number }
+) =>
   Effect.gen(function*() {
     const body = yield* readJson(request, limits.maxJsonBodyBytes)
     const { name, object_key, format } = yield* decodeFromObject(body)
-    const present = yield* store.exists(object_key).pipe(Effect.mapError(infraProblem))
-    if (!present) return yield* Unprocessable.field("/object_key", "no object with this key in the store")
-    const spooled = yield* spool(store.get(object_key), limits.maxUploadBytes).pipe(
+    const key = stagingKey(tenant, object_key)
+    const present = yield* store.exists(key).pipe(Effect.mapError(infraProblem))
+    if (!present) return yield* Unprocessable.field("/object_key", `no object at ${key} (stage objects under staging/${tenant}/)`)
+    const spooled = yield* spool(store.get(key), limits.maxUploadBytes).pipe(
       Effect.mapError((e) =>
         e._tag === "UploadTooLarge" ? tooLarge(limits.maxUploadBytes) : ServiceUnavailable.of("the object store is unavailable (get failed)")
       )
     )
     const declared = format !== undefined ? Option.some(format) : Option.fromNullable(extensionFormat(object_key))
     const resolved = yield* resolveFormat(declared, object_key, spooled, "/object_key")
-    return { path: "/object_key", name, format: resolved, file: spooled } satisfies Upload
+    return { path: "/object_key", name, format: resolved, file: spooled, delimiter: delimiterHint("", object_key) } satisfies Upload
   })
 
 export const profileProblem = (e: ProfileError, path: string) => Unprocessable.field(path, e.detail)
@@ -162,15 +179,16 @@ export const DatasetsLive = HttpApiBuilder.group(Api, "datasets", (handlers) =>
           if (declaredLength > limits.maxUploadBytes) return yield* tooLarge(limits.maxUploadBytes)
           const kind = contentType.split(";")[0]!.trim().toLowerCase()
           const upload = kind === "multipart/form-data"
-            ? yield* readMultipart(request, limits.maxUploadBytes)
+            ? yield* readMultipart(request, urlParams.name, limits.maxUploadBytes)
             : kind === "application/json"
-            ? yield* readFromObject(request, store, limits)
+            ? yield* readFromObject(request, tenant, store, limits)
             : yield* readRaw(request, contentType, urlParams.name, limits.maxUploadBytes)
           const { dataset, created } = yield* datasets.register({
             tenant,
             name: upload.name,
             format: upload.format,
             file: upload.file,
+            delimiter: upload.delimiter,
             metadata: { tenant, request_id: request.headers["x-request-id"] }
           }).pipe(
             Effect.catchTags({

@@ -49,14 +49,18 @@ const candidate = (mask: number): Dtype => {
   return "string"
 }
 
+/** `2024-01-01T10:00Z` is ISO-8601 but DuckDB wants seconds: add them before casting. */
+const withSeconds = (t: string) => `regexp_replace(${t}, '^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2})([Zz+-].*)?$', '\\1:00\\2')`
+
 /** Counts the cells of a candidate column that do NOT convert; any such cell makes it a string. */
 const failures = (t: string, dtype: Dtype) => {
   switch (dtype) {
     case "int": return `count(${t}) - count(TRY_CAST(${t} AS BIGINT))`
     // An integer beyond 64 bits would lose digits as a float.
-    case "float": return `count(*) FILTER (WHERE ${t} IS NOT NULL AND (TRY_CAST(${t} AS DOUBLE) IS NULL OR (regexp_full_match(${t}, '${INT}') AND TRY_CAST(${t} AS BIGINT) IS NULL)))`
+    // An integer beyond 64 bits, or a number beyond a double's range (1e999), would lose information.
+    case "float": return `count(*) FILTER (WHERE ${t} IS NOT NULL AND (TRY_CAST(${t} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${t} AS DOUBLE)) OR (regexp_full_match(${t}, '${INT}') AND TRY_CAST(${t} AS BIGINT) IS NULL)))`
     case "date": return `count(${t}) - count(TRY_CAST(${t} AS DATE))`
-    case "timestamp": return `count(${t}) - count(TRY_CAST(${t} AS TIMESTAMPTZ))`
+    case "timestamp": return `count(${t}) - count(TRY_CAST(${withSeconds(t)} AS TIMESTAMPTZ))`
     default: return "0"
   }
 }
@@ -69,7 +73,7 @@ const csvTyped = (col: string, dtype: Dtype) => {
     case "int": return `CAST(${t} AS BIGINT)`
     case "float": return `CAST(${t} AS DOUBLE)`
     case "date": return `CAST(${t} AS DATE)`
-    case "timestamp": return `CAST(${t} AS TIMESTAMPTZ)`
+    case "timestamp": return `CAST(${withSeconds(t)} AS TIMESTAMPTZ)`
     case "string": return `CASE WHEN ${t} IS NULL THEN NULL ELSE ${q(col)} END`
   }
 }
@@ -94,14 +98,38 @@ const parquetTyped = (col: string, dtype: Dtype) => {
   }
 }
 
-const bound = (dtype: Dtype, expr: string) => {
+/** Min/max rendered for JSON: integers as exact text (made numbers in JS when safe), floats over finite values. */
+const bound = (dtype: Dtype, agg: "min" | "max", x: string) => {
   switch (dtype) {
-    case "int":
-    case "float": return `CAST(${expr} AS DOUBLE)`
-    case "date": return `strftime(${expr}, '%Y-%m-%d')`
-    case "timestamp": return `strftime(${expr}, '%Y-%m-%dT%H:%M:%S.%gZ')`
+    case "int": return `CAST(${agg}(${x}) AS VARCHAR)`
+    case "float": return `${agg}(${x}) FILTER (WHERE isfinite(${x}))`
+    case "date": return `strftime(${agg}(${x}), '%Y-%m-%d')`
+    case "timestamp": return `strftime(${agg}(${x}), '%Y-%m-%dT%H:%M:%S.%gZ')`
     default: return "NULL"
   }
+}
+
+/** A value rendered for JSON: numbers as text first, so nothing is rounded or made null on the way. */
+const rendered = (dtype: Dtype, v: string) => {
+  switch (dtype) {
+    case "int":
+    case "float": return `CAST(${v} AS VARCHAR)`
+    case "date": return `strftime(${v}, '%Y-%m-%d')`
+    case "timestamp": return `strftime(${v}, '%Y-%m-%dT%H:%M:%S.%gZ')`
+    default: return v
+  }
+}
+
+/** An integer's exact text as a JSON number when it is one exactly, else as text; non-finite floats as text. */
+export const jsonNumber = (text: string): number | string => {
+  if (/^[+-]?\d+$/.test(text)) {
+    const big = BigInt(text)
+    return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : text
+  }
+  const n = Number(text)
+  if (Number.isFinite(n)) return n
+  const t = text.trim().toLowerCase()
+  return t === "nan" || t === "-nan" ? "NaN" : t.startsWith("-") ? "-Infinity" : "Infinity"
 }
 
 /** The delimiter of a CSV file: the candidate seen most often on its header line, outside quotes. */
@@ -133,20 +161,37 @@ const toNumber = (v: unknown): number => (typeof v === "bigint" ? Number(v) : Nu
 const readAll = async (conn: DuckDBConnection, sql: string, params?: Array<string>) =>
   (await conn.runAndReadAll(sql, params)).getRowObjectsJS()
 
-/** A readable reason from a DuckDB error, without the temp file's path. */
-const cleanMessage = (e: unknown, path: string) =>
-  String((e as Error)?.message ?? e)
-    .replaceAll(path, "<file>")
-    .split("\n")
-    .filter((l) => l.trim().length > 0)
-    .slice(0, 3)
-    .join(" ")
+/** Aggregates over `raw`, a few dozen expressions per statement: one statement per 1,000 columns is far slower. */
+const aggregate = async (conn: DuckDBConnection, exprs: ReadonlyArray<readonly [string, string]>, chunk = 48) => {
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < exprs.length; i += chunk) {
+    const part = exprs.slice(i, i + chunk)
+    const [row] = await readAll(conn, `SELECT ${part.map(([alias, e]) => `${e} AS ${alias}`).join(", ")} FROM raw`)
+    Object.assign(out, row)
+  }
+  return out
+}
+
+/** A readable reason from a DuckDB error: no temp path, no SQL, no sniffer internals, a line number when known. */
+const cleanMessage = (e: unknown, path: string) => {
+  const text = String((e as Error)?.message ?? e).replaceAll(path, "<file>")
+  const line = /Line: (\d+)/.exec(text)?.[1]
+  const at = line ? ` (near line ${line})` : ""
+  if (/sniffing|Expected Number of Columns|columns than expected|too many columns|Value with unterminated quote|unterminated quote/i.test(text)) {
+    return `rows do not all have the header's fields, or a quote is not closed${at}`
+  }
+  if (/maximum line size/i.test(text)) return `a line is longer than DuckDB's 2,000,000-byte line limit${at}`
+  if (/Invalid unicode|UTF-8/i.test(text)) return `the file is not valid UTF-8${at}`
+  const first = text.split("\n").map((l) => l.trim()).find((l) => l.length > 0 && !/^LINE \d+:/.test(l) && !/^\^/.test(l)) ?? "unreadable"
+  return (first.replace(/^[A-Za-z ]+Error: /, "") + at).slice(0, 300)
+}
 
 async function profileFile(
   instance: DuckDBInstance,
   path: string,
   format: DatasetFormat,
-  limits: Limits
+  limits: Limits,
+  delimiter?: string
 ): Promise<DatasetProfile> {
   const conn = await instance.connect()
   try {
@@ -154,7 +199,7 @@ async function profileFile(
     const columns: Array<{ name: string; dtype: Dtype }> = []
     if (format === "csv") {
       // The dialect is fixed from the header line: DuckDB's sniffer would otherwise skip rows it finds odd.
-      const dialect = `delim = ${lit(detectDelimiter(await firstLine(path)))}, quote = '"', escape = '"', skip = 0`
+      const dialect = `delim = ${lit(delimiter ?? detectDelimiter(await firstLine(path)))}, quote = '"', escape = '"', skip = 0`
       const header = await readAll(conn, `SELECT * FROM read_csv($1, header = false, all_varchar = true, ${dialect}) LIMIT 1`, [path])
         .catch((e) => {
           throw new ProfileError({ reason: "malformed", detail: `CSV could not be read: ${cleanMessage(e, path)}` })
@@ -166,8 +211,11 @@ async function profileFile(
       }
       const blank = names.flatMap((n, i) => (n === "" ? [i + 1] : []))
       if (blank.length > 0) throw new ProfileError({ reason: "malformed", detail: `header has an empty column name at position ${blank.join(", ")}` })
-      const dupes = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))]
-      if (dupes.length > 0) throw new ProfileError({ reason: "malformed", detail: `header repeats column name ${dupes.map((d) => JSON.stringify(d)).join(", ")}` })
+      const lower = names.map((n) => n.toLowerCase())
+      const dupes = [...new Set(names.filter((_, i) => lower.indexOf(lower[i]!) !== i))]
+      if (dupes.length > 0) {
+        throw new ProfileError({ reason: "malformed", detail: `header repeats column name ${dupes.map((d) => JSON.stringify(d)).join(", ")} (names must differ by more than case)` })
+      }
       await conn.run(
         `CREATE TEMP TABLE raw AS SELECT * FROM read_csv($1, header = true, all_varchar = true, strict_mode = true, ${dialect}, names = [${names.map(lit).join(", ")}])`,
         [path]
@@ -175,12 +223,12 @@ async function profileFile(
         throw new ProfileError({ reason: "malformed", detail: `CSV could not be read: ${cleanMessage(e, path)}` })
       })
       const cell = (name: string) => `NULLIF(trim(${q(name)}), '')`
-      const [shapes] = await readAll(conn, `SELECT ${names.map((name, i) => `bit_or(${cellKind(cell(name))}) AS k${i}`).join(", ")} FROM raw`)
+      const shapes = await aggregate(conn, names.map((name, i) => [`k${i}`, `bit_or(${cellKind(cell(name))})`] as const))
       const candidates = names.map((_, i) => candidate(toNumber(shapes![`k${i}`])))
       const toCheck = candidates.flatMap((dtype, i) => (dtype === "string" || dtype === "bool" ? [] : [i]))
       const failed = new Map<number, number>()
       if (toCheck.length > 0) {
-        const [f] = await readAll(conn, `SELECT ${toCheck.map((i) => `${failures(cell(names[i]!), candidates[i]!)} AS f${i}`).join(", ")} FROM raw`)
+        const f = await aggregate(conn, toCheck.map((i) => [`f${i}`, failures(cell(names[i]!), candidates[i]!)] as const))
         for (const i of toCheck) failed.set(i, toNumber(f![`f${i}`]))
       }
       names.forEach((name, i) => columns.push({ name, dtype: (failed.get(i) ?? 0) > 0 ? "string" : candidates[i]! }))
@@ -203,20 +251,20 @@ async function profileFile(
     const typed = (c: { name: string; dtype: Dtype }) => (format === "csv" ? csvTyped(c.name, c.dtype) : parquetTyped(c.name, c.dtype))
     const stats = columns.flatMap((c) => {
       const x = typed(c)
-      return [`count(${x})`, `approx_count_distinct(${x})`, bound(c.dtype, `min(${x})`), bound(c.dtype, `max(${x})`)]
+      return [`count(${x})`, `approx_count_distinct(${x})`, bound(c.dtype, "min", x), bound(c.dtype, "max", x)]
     })
-    const [s] = await readAll(conn, `SELECT count(*) AS n${stats.map((e, i) => `, ${e} AS s${i}`).join("")} FROM raw`)
-    const rows = toNumber(s!.n)
+    const s = await aggregate(conn, [["n", "count(*)"] as const, ...stats.map((e, i) => [`s${i}`, e] as const)])
+    const rows = toNumber(s.n)
     if (rows === 0) throw new ProfileError({ reason: "empty", detail: "the file has no data rows" })
     if (rows > limits.maxDatasetRows) {
       throw new ProfileError({ reason: "limit", detail: `the file has ${rows} rows; MAX_DATASET_ROWS is ${limits.maxDatasetRows}` })
     }
-    const approx = columns.map((_, i) => toNumber(s![`s${i * 4 + 1}`]))
+    const approx = columns.map((_, i) => toNumber(s[`s${i * 4 + 1}`]))
     const exactCols = columns.flatMap((_, i) => (approx[i]! <= limits.distinctExactCap ? [i] : []))
     const exact = new Map<number, number>()
     if (exactCols.length > 0) {
-      const [e] = await readAll(conn, `SELECT ${exactCols.map((i) => `count(DISTINCT ${typed(columns[i]!)}) AS d${i}`).join(", ")} FROM raw`)
-      for (const i of exactCols) exact.set(i, toNumber(e![`d${i}`]))
+      const e = await aggregate(conn, exactCols.map((i) => [`d${i}`, `count(DISTINCT ${typed(columns[i]!)})`] as const))
+      for (const i of exactCols) exact.set(i, toNumber(e[`d${i}`]))
     }
     const profiles: Array<ColumnProfile> = []
     for (const [i, c] of columns.entries()) {
@@ -224,20 +272,23 @@ async function profileFile(
       let values: Array<ValueCount> | undefined
       if (exact.has(i) && distinct > 0 && distinct <= limits.categoryValuesCap) {
         const x = typed(c)
-        const rendered = c.dtype === "date" || c.dtype === "timestamp" ? bound(c.dtype, "v") : "v"
-        const vs = await readAll(conn, `SELECT ${rendered} AS v, n FROM (SELECT ${x} AS v, count(*) AS n FROM raw WHERE ${x} IS NOT NULL GROUP BY 1) ORDER BY n DESC, v`)
-        values = vs.map((r) => new ValueCount({ value: typeof r.v === "bigint" ? Number(r.v) : (r.v as string | number | boolean), count: toNumber(r.n) }))
+        const vs = await readAll(conn, `SELECT ${rendered(c.dtype, "v")} AS v, n FROM (SELECT ${x} AS v, count(*) AS n FROM raw WHERE ${x} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v)`)
+        values = vs.map((r) => new ValueCount({
+          value: c.dtype === "int" || c.dtype === "float" ? jsonNumber(String(r.v)) : (r.v as string | boolean),
+          count: toNumber(r.n)
+        }))
       }
-      const min = s![`s${i * 4 + 2}`]
-      const max = s![`s${i * 4 + 3}`]
+      const asBound = (v: unknown) => (v === null || v === undefined ? null : c.dtype === "int" ? jsonNumber(String(v)) : (v as number | string))
+      const min = asBound(s[`s${i * 4 + 2}`])
+      const max = asBound(s[`s${i * 4 + 3}`])
       profiles.push(new ColumnProfile({
         name: c.name,
         dtype: c.dtype,
-        null_count: rows - toNumber(s![`s${i * 4}`]),
+        null_count: rows - toNumber(s[`s${i * 4}`]),
         distinct_count: distinct,
         distinct_exact: exact.has(i),
-        min: (min ?? null) as number | string | null,
-        max: (max ?? null) as number | string | null,
+        min,
+        max,
         ...(values ? { values } : {})
       }))
     }
@@ -254,9 +305,9 @@ export class Profiler extends Effect.Service<Profiler>()("Datasets/Profiler", {
       Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2" })),
       (i) => Effect.sync(() => i.closeSync())
     )
-    const profile = Effect.fn("Profiler.profile")(function*(path: string, format: DatasetFormat, limits: Limits) {
+    const profile = Effect.fn("Profiler.profile")(function*(path: string, format: DatasetFormat, limits: Limits, delimiter?: string) {
       return yield* Effect.tryPromise({
-        try: () => profileFile(instance, path, format, limits),
+        try: () => profileFile(instance, path, format, limits, delimiter),
         catch: (e) => (e instanceof ProfileError ? e : new ProfileError({ reason: "malformed", detail: cleanMessage(e, path) }))
       })
     })

@@ -57,6 +57,9 @@ export const DatasetName = Schema.String.pipe(
   Schema.filter((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20) || "must not contain control characters")
 )
 
+/** Where a tenant stages objects to register by reference: tenants never read each other's objects. */
+export const stagingKey = (tenant: string, objectKey: string) => `staging/${tenant}/${objectKey}`
+
 export const datasetObjectKey = (sha256: string, format: DatasetFormat) => `datasets/sha256/${sha256}.${format}`
 
 /** Registration from an object already in the store (the JSON form of `POST /v1/datasets`). */
@@ -65,7 +68,7 @@ export class RegisterFromObject extends Schema.Class<RegisterFromObject>("Regist
   object_key: Schema.String.pipe(
     Schema.minLength(1, { message: () => "must not be empty" }),
     Schema.maxLength(1024, { message: () => "must be at most 1024 characters" }),
-    Schema.filter((k) => (!k.startsWith("/") && !k.split("/").includes("..")) || "must be a key inside the bucket (no leading /, no ..)")
-  ).annotations({ description: "Key of the object in the configured bucket (or DATA_DIR/objects), after S3_PREFIX." }),
+    Schema.filter((k) => k.split("/").every((seg) => seg !== "" && seg !== "." && seg !== "..") || "must be a relative object key (no leading or trailing /, no empty, . or .. segments)")
+  ).annotations({ description: "Key of an object the tenant staged under `staging/<tenant>/` in the bucket (or DATA_DIR/objects)." }),
   format: Schema.optional(DatasetFormat).annotations({ description: "Defaults to the key's extension, else the bytes decide." })
 }) {}
