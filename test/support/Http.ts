@@ -14,6 +14,7 @@ export interface Reply {
   readonly status: number
   readonly contentType: string
   readonly body: any
+  readonly headers: Readonly<Record<string, string>>
 }
 
 const read = (response: HttpClientResponse.HttpClientResponse) =>
@@ -25,7 +26,7 @@ const read = (response: HttpClientResponse.HttpClientResponse) =>
     } catch {
       // not JSON
     }
-    return { status: response.status, contentType, body }
+    return { status: response.status, contentType, body, headers: response.headers }
   })
 
 export const send = (request: HttpClientRequest.HttpClientRequest, token?: string) =>
