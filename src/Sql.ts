@@ -69,13 +69,25 @@ const embedded = (dataDir: string) =>
         Effect.promise(() => PGlite.create(NodePath.join(dir, "pg"))),
         (db) => Effect.promise(() => db.close()).pipe(Effect.ignore)
       )
-      const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 4 })
+      // A Unix socket in a directory only this user can open, so other local users cannot reach the
+      // password-less database; a loopback port when the path would exceed the socket path limit.
+      const socketDir = NodePath.join(dir, "run")
+      const socketPath = NodePath.join(socketDir, ".s.PGSQL.5432")
+      const useSocket = process.platform !== "win32" && Buffer.byteLength(socketPath) < 100
+      if (useSocket) {
+        Fs.mkdirSync(socketDir, { recursive: true, mode: 0o700 })
+        Fs.chmodSync(socketDir, 0o700)
+        Fs.rmSync(socketPath, { force: true })
+      }
+      const server = new PGLiteSocketServer(
+        useSocket ? { db, path: socketPath, maxConnections: 4 } : { db, host: "127.0.0.1", port: 0, maxConnections: 4 }
+      )
       yield* Effect.acquireRelease(
         Effect.promise(() => server.start()),
         () => Effect.promise(() => server.stop()).pipe(Effect.ignore)
       )
-      const [host, port] = server.getServerConn().split(":")
-      yield* Effect.logDebug(`embedded PostgreSQL (PGlite) on ${host}:${port}`)
+      const [host, port] = useSocket ? [socketDir, "5432"] : server.getServerConn().split(":")
+      yield* Effect.logDebug(`embedded PostgreSQL (PGlite) on ${server.getServerConn()}`)
       return PgClient.layer({
         host: host!,
         port: Number(port),

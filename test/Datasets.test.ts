@@ -5,6 +5,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
+import { AppConfig } from "../src/Config.ts"
 import { ObjectStore } from "../src/ObjectStore.ts"
 import { deployments, testServer } from "./support/Deployments.ts"
 import { HttpClientRequest } from "@effect/platform"
@@ -307,6 +308,14 @@ for (const deployment of deployments) {
 
 describe("single-tenant default", () => {
   layer(testServer(deployments[0]), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("serves its embedded database on a socket only this user can open", () =>
+      Effect.gen(function*() {
+        const { dataDir } = yield* AppConfig
+        const run = NodePath.join(NodePath.resolve(dataDir), "run")
+        expect(Fs.statSync(run).mode & 0o777).toBe(0o700)
+        expect(Fs.statSync(NodePath.join(run, ".s.PGSQL.5432")).isSocket()).toBe(true)
+      }))
+
     it.effect("needs no token when AUTH_TOKENS is unset", () =>
       Effect.gen(function*() {
         const reply = yield* uploadRaw("a\n1\n", "text/csv", "no-auth")

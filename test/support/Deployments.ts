@@ -123,6 +123,6 @@ export const testServer = (deployment: Deployment, extra?: Settings) =>
   HttpAppLive.pipe(
     Layer.provideMerge(ServicesLive),
     Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provide(deployment.config(extra)),
+    Layer.provideMerge(deployment.config(extra)),
     Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
   )
