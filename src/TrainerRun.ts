@@ -27,9 +27,9 @@ export class TrainerRun extends Effect.Service<TrainerRun>()("TrainerRun", {
 
     /** Stages 1–3: no side effect. */
     const plan = Effect.fn("TrainerRun.plan")(function*(tenant: string, body: unknown) {
-      const request = yield* validate(body, limits, teacherUrlAllowlist).pipe(timed("validate"))
+      const request = yield* Effect.suspend(() => validate(body, limits, teacherUrlAllowlist)).pipe(timed("validate"))
       const resolved = yield* builder.build(tenant, request).pipe(timed("build"))
-      const graph = yield* Either.match(compile(resolved, limits.maxGraphNodes), { onLeft: Effect.fail, onRight: Effect.succeed }).pipe(timed("compile"))
+      const graph = yield* Effect.suspend(() => Either.match(compile(resolved, limits.maxGraphNodes), { onLeft: Effect.fail, onRight: Effect.succeed })).pipe(timed("compile"))
       return { request, resolved, graph }
     })
 
