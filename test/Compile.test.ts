@@ -34,6 +34,18 @@ describe("compiler", () => {
     expect(g.nodes.find((n) => n.key === "select/tabm")!.deps).toHaveLength(15)
   })
 
+  it("the prepare node carries the dataset, the filter, the task's target and features, and the seed", () => {
+    const filter = { type: "comparison" as const, col: "wind", op: "ge" as const, value: 2 }
+    const g = graphOf({ ...base, dataset: { ...base.dataset, filter } })
+    expect(g.nodes[0]!.params).toMatchObject({
+      dataset: { uri: "file:///x.csv", sha256: "ab", format: "csv" },
+      filter,
+      target: "weather",
+      features: ["precipitation", "wind"],
+      seed: 42
+    })
+  })
+
   it("a null cv_folds is one seeded holdout split", () => {
     const g = graphOf({ ...base, cv_folds: null })
     expect(kinds(g).fit).toBe(2 * 3)
