@@ -58,6 +58,20 @@ interface DecodeIssue {
   readonly message: string
 }
 
+/** Every route of the API as (method, path pattern), to tell "no such route" from "wrong method". */
+const routes = Object.values(Api.groups).flatMap((group: any) =>
+  Object.values(group.endpoints).map((e: any) => ({
+    method: e.method as string,
+    pattern: new RegExp("^" + String(e.path).replace(/:[^/]+/g, "[^/]+") + "/?$")
+  }))
+)
+
+/** The methods a path allows, when it is a path of the API. */
+const allowedMethods = (url: string) => {
+  const path = url.split("?")[0]!
+  return [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))]
+}
+
 /** Empty error responses from the framework (unknown route, unreadable body, defect) become problems. */
 const genericDetail = (request: HttpServerRequest.HttpServerRequest, status: number) => {
   const path = request.url.split("?")[0]
@@ -92,6 +106,16 @@ const reshape = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
       }
     } catch {
       // not JSON after all: a generic problem follows
+    }
+  }
+  if (response.status === 404 && response.body._tag === "Empty") {
+    const allowed = allowedMethods(request.url)
+    if (allowed.length > 0) {
+      return HttpServerResponse.setHeader(
+        problem(405, `${request.method} is not allowed on ${request.url.split("?")[0]}; use ${allowed.join(", ")}`),
+        "allow",
+        allowed.join(", ")
+      )
     }
   }
   return problem(response.status, genericDetail(request, response.status))

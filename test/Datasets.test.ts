@@ -287,6 +287,7 @@ for (const deployment of deployments) {
           expect(ready.status).toBe(200)
           expect(ready.body.checks).toEqual({ database: "ok", object_store: "ok" })
           expect((yield* get("/healthz")).status).toBe(200)
+          yield* uploadRaw("m\n1\n", "text/csv", "for-metrics", ACME)
           const metrics = yield* get("/metrics")
           expect(metrics.status).toBe(200)
           expect(metrics.body).toContain("dataset_registrations_total")
@@ -301,6 +302,9 @@ for (const deployment of deployments) {
           expect(docs.contentType).toContain("text/html")
           expect(docs.body).not.toMatch(/<script[^>]+src="https?:/)
           expectProblem(yield* get("/v1/no-such-route"), 404, "no route")
+          const wrongMethod = yield* send(HttpClientRequest.del("/v1/datasets"))
+          expectProblem(wrongMethod, 405, "not allowed")
+          expect(wrongMethod.headers["allow"]?.split(", ").sort()).toEqual(["GET", "POST"])
         }))
     }
   )
