@@ -57,6 +57,8 @@ export class Datasets extends Effect.Service<Datasets>()("Datasets", {
       )
 
     const get = Effect.fn("Datasets.get")(function*(tenant: string, datasetId: string) {
+      // PostgreSQL text cannot hold NUL: such an id names nothing.
+      if (datasetId.includes("\u0000")) return yield* new DatasetNotFound({ datasetId: datasetId.replaceAll("\u0000", "\\0") })
       const rows = yield* sql<Row>`SELECT ${columns} FROM datasets WHERE tenant = ${tenant} AND dataset_id = ${datasetId}`
       if (rows.length === 0) return yield* new DatasetNotFound({ datasetId })
       return toDataset(rows[0]!)

@@ -22,7 +22,8 @@ import { JobsLive } from "./Jobs/Http.ts"
 import { Secrets } from "./Secrets.ts"
 import { TrainerRun } from "./TrainerRun.ts"
 import { TrainerLive } from "./TrainerRun/Http.ts"
-import { jsonPointer, problemType } from "./Domain/Problem.ts"
+import { BadRequest, problemType } from "./Domain/Problem.ts"
+import { refineIssues, summarize } from "./Validation.ts"
 import { httpDuration, httpRequests } from "./Metrics.ts"
 import { ObjectStoreLive } from "./ObjectStore.ts"
 import { DatabaseLive } from "./Sql.ts"
@@ -87,10 +88,6 @@ const genericDetail = (request: HttpServerRequest.HttpServerRequest, status: num
 const isDecodeBody = (body: unknown): body is { issues: ReadonlyArray<DecodeIssue> } =>
   typeof body === "object" && body !== null && Array.isArray((body as { issues?: unknown }).issues)
 
-/** A missing optional parameter shows up as a second "Expected undefined" issue: keep the useful one. */
-const usefulIssues = (issues: ReadonlyArray<DecodeIssue>) =>
-  issues.filter((i) => !i.message.startsWith("Expected undefined") || issues.filter((j) => jsonPointer(j.path) === jsonPointer(i.path)).length === 1)
-
 /** Every error response leaves as application/problem+json. */
 const reshape = (request: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
   if (response.status < 400) return response
@@ -101,8 +98,11 @@ const reshape = (request: HttpServerRequest.HttpServerRequest, response: HttpSer
       const body: unknown = JSON.parse(new TextDecoder().decode(response.body.body))
       if (isDecodeBody(body)) {
         // HttpApi's decode errors: only path and query parameters reach it (bodies are decoded by our own stages).
-        const errors = usefulIssues(body.issues).map((i) => ({ path: `/query${jsonPointer(i.path)}`, message: i.message }))
-        return problem(400, errors.map((e) => `${e.path}: ${e.message}`).join("; ") || "bad request", errors)
+        const errors = refineIssues(body.issues, "/query")
+        return HttpServerResponse.unsafeJson(BadRequest.of(summarize(errors) || "bad request", errors), {
+          status: 400,
+          contentType: "application/problem+json"
+        })
       }
     } catch {
       // not JSON after all: a generic problem follows

@@ -25,6 +25,10 @@ interface JobRow {
 const decodeJob = Schema.decodeUnknownSync(Job)
 const decodeNode = Schema.decodeUnknownSync(JobNode)
 
+const KIND_ORDER = ["prepare", "synth", "teacher_predict", "fit", "select", "refit", "ensemble", "sweep_point", "pareto", "finalize"]
+const inGraphOrder = (byKind: Record<string, number>) =>
+  Object.fromEntries(Object.entries(byKind).sort(([a], [b]) => KIND_ORDER.indexOf(a) - KIND_ORDER.indexOf(b)))
+
 const toJob = (r: JobRow) =>
   decodeJob({
     job_id: r.job_id,
@@ -33,7 +37,7 @@ const toJob = (r: JobRow) =>
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
     nodes: { total: r.graph_summary.total, ...(r.counts ?? {}) },
-    graph: { by_kind: r.graph_summary.by_kind },
+    graph: { by_kind: inGraphOrder(r.graph_summary.by_kind) },
     trainer: { uri: r.trainer_uri, sha256: r.trainer_sha256 },
     request: r.request,
     ...(r.result !== null && r.result !== undefined ? { result: r.result } : {})
@@ -50,12 +54,14 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
                WHERE c.job_id = j.job_id GROUP BY status) s) AS counts
       FROM jobs j`
 
+    // PostgreSQL text cannot hold NUL: such an id names nothing.
     const exists = (tenant: string, jobId: string) =>
-      sql`SELECT 1 FROM jobs WHERE tenant = ${tenant} AND job_id = ${jobId}`.pipe(
+      jobId.includes("\u0000") ? Effect.fail(new JobNotFound({ jobId: jobId.replaceAll("\u0000", "\\0") })) : sql`SELECT 1 FROM jobs WHERE tenant = ${tenant} AND job_id = ${jobId}`.pipe(
         Effect.flatMap((rows) => (rows.length === 0 ? Effect.fail(new JobNotFound({ jobId })) : Effect.void))
       )
 
     const get = Effect.fn("Jobs.get")(function*(tenant: string, jobId: string) {
+      if (jobId.includes("\u0000")) return yield* new JobNotFound({ jobId: jobId.replaceAll("\u0000", "\\0") })
       const rows = yield* sql<JobRow>`${select} WHERE j.tenant = ${tenant} AND j.job_id = ${jobId}`
       if (rows.length === 0) return yield* new JobNotFound({ jobId })
       return toJob(rows[0]!)

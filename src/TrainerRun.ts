@@ -55,16 +55,23 @@ export class TrainerRun extends Effect.Service<TrainerRun>()("TrainerRun", {
         }
       }
       const { request, resolved, graph } = yield* plan(tenant, body)
-      const trainer = yield* uploader.upload(request, resolved, graph).pipe(timed("upload"))
+      const uploaded = yield* uploader.upload(request, resolved, graph).pipe(timed("upload"))
+      const inUse = sql`SELECT 1 FROM jobs WHERE trainer_sha256 = ${uploaded.ref.sha256} LIMIT 1`.pipe(Effect.map((rows) => rows.length > 0))
       const { job_id, created } = yield* scheduler.submit({
         tenant,
         datasetId: resolved.dataset.dataset_id,
-        trainer,
+        trainer: uploaded.ref,
         request: redactRequest(request),
         graph,
         idempotency: idempotencyKey !== undefined ? { key: idempotencyKey, request_hash: hash } : null,
         metadata
-      }).pipe(timed("submit"))
+      }).pipe(
+        timed("submit"),
+        // No job came of it: leave no trainer document behind (a retry uploads it again).
+        Effect.tapError(() => uploader.discard(uploaded, inUse))
+      )
+      // A racing retry found its key's job already made: the document it wrote is nobody's.
+      if (!created) yield* uploader.discard(uploaded, inUse)
       return { job_id, dataset_id: resolved.dataset.dataset_id, created }
     })
 

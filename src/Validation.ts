@@ -38,16 +38,22 @@ const unexpectedMessage = (key: string, message: string) => {
     : `is not a known field${known.length > 0 ? ` (known: ${known.join(", ")})` : ""}`
 }
 
-/** A ParseError as field errors, most specific first, without the noise of optional wrappers. */
-export const fieldErrors = (error: ParseResult.ParseError, prefix = ""): ReadonlyArray<FieldError> => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+export interface Issue {
+  readonly _tag?: string
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+/** Issues as field errors, most specific first, without the noise of optional wrappers, literal unions said once. */
+export const refineIssues = (issues: ReadonlyArray<Issue>, prefix = ""): ReadonlyArray<FieldError> => {
   const pointer = (path: ReadonlyArray<PropertyKey>) => prefix + jsonPointer(path)
+  const echo = (m: string) => /^Expected (undefined|null),/.test(m)
   const seen = new Set<string>()
   const out: Array<FieldError> = []
   for (const issue of issues) {
     const path = pointer(issue.path)
-    // "Expected undefined" beside a more precise issue under the same path is an optional field's union echo.
-    if (issue.message.startsWith("Expected undefined") && issues.some((o) => o !== issue && pointer(o.path).startsWith(path))) continue
+    // "Expected undefined/null" beside a more precise issue under the same path is an optional or nullable field's union echo.
+    if (echo(issue.message) && issues.some((o) => o !== issue && !echo(o.message) && pointer(o.path).startsWith(path))) continue
     const message = issue._tag === "Unexpected"
       ? unexpectedMessage(String(issue.path[issue.path.length - 1] ?? ""), issue.message)
       : issue._tag === "Missing" ? "is required" : issue.message
@@ -66,6 +72,10 @@ export const fieldErrors = (error: ParseResult.ParseError, prefix = ""): Readonl
   }
   return out
 }
+
+/** A ParseError as field errors. */
+export const fieldErrors = (error: ParseResult.ParseError, prefix = ""): ReadonlyArray<FieldError> =>
+  refineIssues(ParseResult.ArrayFormatter.formatErrorSync(error), prefix)
 
 export const summarize = (errors: ReadonlyArray<FieldError>) =>
   errors.map((e) => `${e.path || "/"}: ${e.message}`).join("; ")
@@ -110,8 +120,52 @@ export const readJson = (request: HttpServerRequest.HttpServerRequest, maxBytes:
     )
     const text = Buffer.concat(chunks).toString("utf8")
     if (text.trim() === "") return yield* BadRequest.of("the request body is empty; send a JSON object")
-    return yield* Effect.try({
+    const parsed = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (e) => BadRequest.of(`the request body is not valid JSON: ${(e as Error).message}`)
     })
+    const problem = shapeProblem(parsed)
+    if (problem) return yield* Unprocessable.field(problem.path, problem.message)
+    return parsed
   })
+
+/** JSON nesting any request of ours could need, with room to spare. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * What no field of any request may hold, checked without recursion: nesting beyond MAX_JSON_DEPTH
+ * (a deep tree would exhaust the stack of a recursive decoder) and NUL characters (PostgreSQL text
+ * cannot store them).
+ */
+export const shapeProblem = (value: unknown): { readonly path: string; readonly message: string } | undefined => {
+  const stack: Array<readonly [unknown, string, number]> = [[value, "", 0]]
+  while (stack.length > 0) {
+    const [v, path, depth] = stack.pop()!
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return { path, message: "must not contain NUL characters" }
+    } else if (typeof v === "object" && v !== null) {
+      if (depth >= MAX_JSON_DEPTH) return { path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }
+      for (const [k, child] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
+        if (typeof k === "string" && k.includes("\u0000")) return { path, message: "has a key with a NUL character" }
+        stack.push([child, `${path}/${String(k).replaceAll("~", "~0").replaceAll("/", "~1")}`, depth + 1])
+      }
+    }
+  }
+  return undefined
+}
+
+/** Replaces every occurrence of the given secrets in a text. */
+export const scrub = (text: string, secrets: ReadonlyArray<string>) =>
+  secrets.reduce((t, secret) => (secret.length > 0 ? t.split(secret).join("[redacted]") : t), text)
+
+/** Every string value inside a value (the secrets a teacher_headers object may hold, whatever its shape). */
+export const stringsIn = (value: unknown): Array<string> => {
+  const out: Array<string> = []
+  const stack: Array<unknown> = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === "string") out.push(v)
+    else if (typeof v === "object" && v !== null) stack.push(...Object.values(v))
+  }
+  return out
+}

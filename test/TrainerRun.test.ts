@@ -96,6 +96,9 @@ for (const deployment of deployments) {
           expect((yield* get(`/v1/jobs?status=succeeded`, ACME)).body.items).toEqual([])
           expectProblem(yield* get(`/v1/jobs/${job_id}`, BETA), 404)
           expectProblem(yield* get(`/v1/jobs/${job_id}/nodes`, BETA), 404)
+          expectProblem(yield* get(`/v1/jobs/job_%00x`, ACME), 404)
+          expectProblem(yield* get(`/v1/jobs/job_%00x/events`, ACME), 404)
+          expectProblem(yield* get(`/v1/datasets/%00`, ACME), 404)
         }))
 
       it.effect("plans without a side effect, the same seed giving the same graph", () =>
@@ -124,6 +127,16 @@ for (const deployment of deployments) {
           const [{ n }] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = ${key["idempotency-key"]}`
           expect(n).toBe(1)
           expectProblem(yield* post("/v1/trainer/run", { ...body, n_trials: 2 }, ACME, key), 409, "Idempotency-Key")
+          // Racing conflicts leave no trainer document without a job.
+          const raceKey = { "idempotency-key": `race-${Crypto.randomUUID()}` }
+          const raced = yield* Effect.all(Array.from({ length: 6 }, (_, i) => post("/v1/trainer/run", { ...body, seed: 100 + i }, ACME, raceKey)), { concurrency: 6 })
+          expect(raced.filter((r) => r.status === 200)).toHaveLength(1)
+          const store = yield* ObjectStore
+          const trainers = yield* store.list("trainers/").pipe(Effect.orDie)
+          const [{ used }] = yield* sql<{ used: number }>`SELECT count(DISTINCT trainer_sha256)::int AS used FROM jobs`
+          const [{ shas }] = yield* sql<{ shas: Array<string> }>`SELECT array_agg(DISTINCT trainer_sha256) AS shas FROM jobs`
+          expect(trainers.filter((k) => !shas.some((sha) => k.includes(sha))), JSON.stringify(raced.map((r) => r.status))).toEqual([])
+          expect(trainers.length).toBe(used)
           // The same key belongs to one tenant only.
           expect((yield* post("/v1/trainer/run", { ...body }, BETA, key)).status).toBe(404)
           expectProblem(yield* post("/v1/trainer/run", body, ACME, { "idempotency-key": "" }), 400, "idempotency-key")
@@ -155,6 +168,12 @@ for (const deployment of deployments) {
           expect(envelope).toMatch(/^enc:v1:/)
           const secrets = yield* Secrets
           expect(secrets.decrypt("Authorization", envelope)).toBe(`Bearer ${secret}`)
+          // Nor in the errors of a request whose headers are malformed.
+          for (const headers of [{ X: secret, Y: 5 }, [secret], { X: { v: secret } }]) {
+            const refused = yield* post("/v1/trainer/plan", { ...body, teacher_headers: headers })
+            expectProblem(refused, 422, "/teacher_headers")
+            expect(JSON.stringify(refused.body)).not.toContain(secret)
+          }
         }))
 
       it.effect("refuses bad requests with problems pointing at the field, leaving nothing behind", () =>
@@ -210,6 +229,9 @@ for (const deployment of deployments) {
           for (const url of ["http://127.0.0.1:9000/p", "http://localhost/p", "http://[::1]/p", "http://169.254.169.254/latest", "http://10.1.2.3/", "http://192.168.0.10/", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"]) {
             yield* expect422({ teacher_predict_url: url }, "/teacher_predict_url")
           }
+          for (const url of ["http://localhost./p", "http://LOCALHOST./p", "http://[::127.0.0.1]/p", "http://[2002:7f00:1::]/p", "http://[2001:0:53aa:64c:0:0:0:1]/p"]) {
+            yield* expect422({ teacher_predict_url: url }, "/teacher_predict_url")
+          }
           yield* expect422({ teacher_predict_url: "ftp://example.com/x" }, "/teacher_predict_url", "http or https")
           yield* expect422({ teacher_predict_url: "https://user:pw@example.com/x" }, "/teacher_predict_url", "credentials")
           yield* expect422({ teacher_predict_url: "not a url" }, "/teacher_predict_url")
@@ -229,6 +251,18 @@ for (const deployment of deployments) {
           yield* expect422({ filter: { type: "bool", op: "and", args: [] } }, "/filter/args")
           yield* expect422({ filter: { type: "not", arg: { type: "bool", op: "or", args: [cmp("x", "gt", 1).filter, cmp("x", "lt", "z").filter] } } }, "/filter/arg/args/1/value")
           yield* expect422({ n_trials: 300, cv_folds: 20, models: ["xgboost", "tabm", "xrfm"] }, "", "MAX_GRAPH_NODES")
+          yield* expect422({ dataset_id: "ds_\u0000" }, "/dataset_id", "NUL")
+          yield* expect422(cmp("label", "eq", "ra\u0000in"), "/filter/value", "NUL")
+          yield* expect422(cmp("id", "eq", 2 ** 63), "/filter/value", "2^53")
+          let deep: unknown = cmp("x", "gt", 1).filter
+          for (let i = 0; i < 500; i++) deep = { type: "not", arg: deep }
+          yield* expect422({ filter: deep }, "/filter/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg/arg", "nests deeper")
+          yield* expect422({ task: { type: "sequence_binclass", target: "label", sequence_id: "label", order_by: "step" } }, "/task/sequence_id", "target")
+          yield* expect422({ task: { type: "forecasting", target: "y", time_col: "ts", horizon: 3, series_id: "y" } }, "/task/series_id", "target")
+          yield* expect422({ task: { type: "forecasting", target: "y", time_col: "ts", horizon: 3, series_id: ["seq", "seq"] } }, "/task/series_id/1", "repeats")
+          yield* expect422({ task: { type: "forecasting", target: "y", time_col: "ts", horizon: 30 }, cv_folds: 2 }, "/task/horizon", "backtest")
+          const nullable = yield* post("/v1/trainer/run", { ...ok, cv_folds: 1, seed: -1 })
+          expect(nullable.body.errors.map((e: any) => e.message).join(" ")).not.toContain("Expected null")
           // Several violations, reported together.
           const many = yield* post("/v1/trainer/run", { ...ok, n_trials: 0, hpo: "grid", task: { type: "regression", target: "label" }, metrics: ["auc"] })
           expectProblem(many, 422)
@@ -268,7 +302,10 @@ for (const deployment of deployments) {
           const metrics = (yield* get("/v1/metrics?task=binclass", ACME)).body
           expect(metrics.items.map((m: any) => m.name)).toContain("auc")
           expect(metrics.defaults.binclass).toBe("auc")
-          expectProblem(yield* get("/v1/metrics?task=clustering", ACME), 400, "/query/task")
+          const badTask = yield* get("/v1/metrics?task=clustering", ACME)
+          expectProblem(badTask, 400, "/query/task")
+          expect(badTask.body._tag).toBe("BadRequest")
+          expect(badTask.body.errors).toHaveLength(1)
         }))
     }
   )

@@ -3,7 +3,7 @@ import { Effect, Schema } from "effect"
 import { detectDelimiter } from "../src/Datasets/Profile.ts"
 import { sniff } from "../src/Datasets/Upload.ts"
 import { Cursor } from "../src/Domain/Page.ts"
-import { closest, decodeStrict } from "../src/Validation.ts"
+import { closest, decodeStrict, shapeProblem } from "../src/Validation.ts"
 
 describe("strict decoding", () => {
   const Body = Schema.Struct({ n_trials: Schema.Int, cv_folds: Schema.optional(Schema.Int), inner: Schema.Struct({ seed: Schema.Int }) })
@@ -16,6 +16,13 @@ describe("strict decoding", () => {
       expect(error.errors!.find((e) => e.path === "/inner/sed")!.message).toContain(`did you mean "seed"?`)
       expect(error.errors!.find((e) => e.path === "/n_trials")!.message).toContain(`actual "3"`)
     }))
+  it("refuses nesting beyond 64 levels and NUL characters without recursing", () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 200_000; i++) deep = [deep]
+    expect(shapeProblem({ filter: deep })?.message).toContain("nests deeper than 64")
+    expect(shapeProblem({ a: { b: ["x", "y\u0000"] } })).toEqual({ path: "/a/b/1", message: "must not contain NUL characters" })
+    expect(shapeProblem({ a: [1, { b: "ok" }] })).toBeUndefined()
+  })
   it("suggests only near names", () => {
     expect(closest("modles", ["models", "metrics"])).toBe("models")
     expect(closest("zzzzzz", ["models", "metrics"])).toBeUndefined()

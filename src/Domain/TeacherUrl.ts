@@ -51,6 +51,9 @@ const v6Class = (ip: string): string | undefined => {
   if (x.every((h) => h === 0)) return "unspecified"
   if (x.slice(0, 7).every((h) => h === 0) && x[7] === 1) return "loopback"
   if (x.slice(0, 5).every((h) => h === 0) && x[5] === 0xffff) return v4Class(embeddedV4()) // IPv4-mapped
+  if (x.slice(0, 6).every((h) => h === 0)) return v4Class(embeddedV4()) ?? "IPv4-compatible (deprecated)" // ::a.b.c.d
+  if (x[0] === 0x2002) return v4Class(`${x[1]! >> 8}.${x[1]! & 255}.${x[2]! >> 8}.${x[2]! & 255}`) // 6to4
+  if (x[0] === 0x2001 && x[1] === 0) return "Teredo tunnel" // embeds an obscured IPv4 address
   if (x[0] === 0x64 && x[1] === 0xff9b && x.slice(2, 6).every((h) => h === 0)) return v4Class(embeddedV4()) // NAT64
   if ((x[0]! & 0xfe00) === 0xfc00) return "unique local (private)"
   if ((x[0]! & 0xffc0) === 0xfe80) return "link-local"
@@ -77,7 +80,8 @@ export const checkTeacherUrl = (raw: string, allowlist: ReadonlyArray<string>): 
   if (url.protocol !== "http:" && url.protocol !== "https:") return { ok: false, reason: `must use http or https, not ${url.protocol.replace(":", "")}` }
   if (url.username !== "" || url.password !== "") return { ok: false, reason: "must not carry credentials; send them in teacher_headers" }
   // The URL parser already normalised 2130706433, 0x7f.1 and friends to dotted form.
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase()
+  // A trailing dot names the same host (`localhost.`): compare without it.
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.+$/, "")
   if (isAllowlisted(host, allowlist)) return { ok: true, url, literal: Net.isIP(host) !== 0 }
   if (host === "localhost" || host.endsWith(".localhost") || host === "localhost.localdomain") {
     return { ok: false, reason: `points at loopback (${host}); allow it with TEACHER_URL_ALLOWLIST` }

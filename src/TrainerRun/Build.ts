@@ -32,7 +32,9 @@ const validTimestamp = (s: string) => ISO_TIMESTAMP.test(s) && validDate(s.slice
 /** Why a filter value does not fit a column's dtype, or undefined when it does. */
 export const valueProblem = (dtype: Dtype, value: Scalar): string | undefined => {
   switch (dtype) {
-    case "int": return typeof value === "number" && Number.isInteger(value) ? undefined : `must be an integer for int column (got ${JSON.stringify(value)})`
+    case "int":
+      if (typeof value !== "number" || !Number.isInteger(value)) return `must be an integer for int column (got ${JSON.stringify(value)})`
+      return Number.isSafeInteger(value) ? undefined : "is beyond ±(2^53 − 1), where JSON numbers lose digits"
     case "float": return typeof value === "number" ? undefined : `must be a number for float column (got ${JSON.stringify(value)})`
     case "bool": return typeof value === "boolean" ? undefined : `must be true or false for bool column (got ${JSON.stringify(value)})`
     case "string": return typeof value === "string" ? undefined : `must be a string for string column (got ${JSON.stringify(value)})`
@@ -102,7 +104,7 @@ export class Build extends Effect.Service<Build>()("TrainerRun/Build", {
     /** Names resolve now and again when a worker connects (§8): a name that points inside is refused here already. */
     const resolveTeacherHost = (url: string) =>
       Effect.gen(function*() {
-        const host = new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase()
+        const host = new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.+$/, "")
         if (Net.isIP(host) !== 0 || teacherUrlAllowlist.includes(host)) return undefined
         const addresses = yield* Effect.tryPromise(() => Dns.lookup(host, { all: true })).pipe(
           Effect.timeout("2 seconds"),
@@ -123,15 +125,27 @@ export class Build extends Effect.Service<Build>()("TrainerRun/Build", {
       // Columns the task names.
       const target = columns.get(task.target)
       if (!target) err("/task/target", `is not a column of the dataset (${names.join(", ")})`)
-      for (const [path, col] of taskColumns(task)) if (!columns.has(col)) err(path, `is not a column of the dataset (${names.join(", ")})`)
+      const roles = taskColumns(task)
+      for (const [path, col] of roles) {
+        if (!columns.has(col)) err(path, `is not a column of the dataset (${names.join(", ")})`)
+        else if (col === task.target) err(path, "is the target; it cannot also identify series, sequences or time")
+      }
+      for (const [path, col] of roles) {
+        const first = roles.find(([, c]) => c === col)!
+        if (first[0] !== path) err(path, `repeats ${col}, already given at ${first[0]}`)
+      }
       if (task.type === "forecasting" && columns.has(task.time_col) && !["date", "timestamp"].includes(columns.get(task.time_col)!.dtype)) {
         err("/task/time_col", `must be a date or timestamp column; ${task.time_col} is ${columns.get(task.time_col)!.dtype}`)
       }
       if ("order_by" in task && columns.has(task.order_by) && !["int", "float", "date", "timestamp"].includes(columns.get(task.order_by)!.dtype)) {
         err("/task/order_by", `must be a numeric, date or timestamp column; ${task.order_by} is ${columns.get(task.order_by)!.dtype}`)
       }
-      if (task.type === "forecasting" && task.horizon >= dataset.profile.rows) {
-        err("/task/horizon", `is ${task.horizon} but the dataset has only ${dataset.profile.rows} rows`)
+      if (task.type === "forecasting") {
+        // Each backtest window (or the holdout) holds out `horizon` rows per series at the end.
+        const windows = request.cv_folds ?? 1
+        if (task.horizon * windows >= dataset.profile.rows) {
+          err("/task/horizon", `× ${windows} backtest window(s) needs more than ${task.horizon * windows} rows; the dataset has ${dataset.profile.rows}`)
+        }
       }
 
       // The target suits the task.
@@ -177,7 +191,10 @@ export class Build extends Effect.Service<Build>()("TrainerRun/Build", {
         if (new Set(task.features).size !== task.features.length) err("/task/features", "must not repeat a column")
       } else {
         features = names.filter((n) => !reserved.has(n))
-        if (features.length === 0) err("/task/features", "no column is left to learn from once the target and id/time columns are set aside")
+        // A univariate series has no feature column: forecasting learns from the target's own history.
+        if (features.length === 0 && task.type !== "forecasting") {
+          err("/task/features", "no column is left to learn from once the target and id/time columns are set aside")
+        }
       }
 
       if (request.filter) checkFilter(request.filter, columns, "/filter", err)

@@ -58,11 +58,18 @@ export class Upload extends Effect.Service<Upload>()("TrainerRun/Upload", {
       const bytes = Buffer.from(canonicalJson(document(request, resolved, graph)), "utf8")
       const sha256 = Crypto.createHash("sha256").update(bytes).digest("hex")
       const key = `trainers/sha256/${sha256}.json`
-      yield* store.putBytes(key, bytes, "application/json")
-      return { uri: store.uri(key), sha256 } satisfies TrainerRef
+      const outcome = yield* store.putBytes(key, bytes, "application/json")
+      return { ref: { uri: store.uri(key), sha256 } satisfies TrainerRef, key, created: outcome === "created" }
     })
 
-    return { upload } as const
+    /** Removes a trainer document this submission wrote when no job came of it (and none uses it). */
+    const discard = Effect.fn("Upload.discard")(function*(uploaded: { readonly key: string; readonly created: boolean; readonly ref: TrainerRef }, inUse: Effect.Effect<boolean, unknown>) {
+      if (!uploaded.created) return
+      const used = yield* inUse.pipe(Effect.orElseSucceed(() => true))
+      if (!used) yield* store.delete(uploaded.key).pipe(Effect.ignore)
+    })
+
+    return { upload, discard } as const
   }),
   dependencies: [Secrets.Default]
 }) {}

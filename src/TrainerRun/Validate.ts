@@ -5,7 +5,7 @@ import type { Limits } from "../Config.ts"
 import { FieldError, Unprocessable } from "../Domain/Problem.ts"
 import { checkHeader, checkTeacherUrl } from "../Domain/TeacherUrl.ts"
 import { type Filter, TrainerRequest } from "../Domain/Trainer.ts"
-import { fieldErrors, summarize } from "../Validation.ts"
+import { fieldErrors, scrub, stringsIn, summarize } from "../Validation.ts"
 
 const decode = Schema.decodeUnknownEither(TrainerRequest, { errors: "all", onExcessProperty: "error" })
 
@@ -66,7 +66,12 @@ export const requestRules = (body: unknown, limits: Limits, allowlist: ReadonlyA
 export const validate = (body: unknown, limits: Limits, allowlist: ReadonlyArray<string>) => {
   const decoded = decode(body)
   const errors = [...(Either.isLeft(decoded) ? fieldErrors(decoded.left) : []), ...requestRules(body, limits, allowlist)]
-  if (errors.length > 0 || Either.isLeft(decoded)) return Effect.fail(Unprocessable.of(summarize(errors), errors))
+  if (errors.length > 0 || Either.isLeft(decoded)) {
+    // An error message may quote what it got: never let it quote a teacher header value.
+    const secrets = isObject(body) ? stringsIn(body.teacher_headers).filter((s) => s.length >= 3) : []
+    const safe = errors.map((e) => new FieldError({ path: e.path, message: scrub(e.message, secrets) }))
+    return Effect.fail(Unprocessable.of(summarize(safe), safe))
+  }
   return Effect.succeed(decoded.right)
 }
 
