@@ -108,3 +108,17 @@ export const projectJobSubmitted = (
     }))
   }
 }
+
+export interface IdempotencyRow {
+  readonly tenant: string
+  readonly key: string
+  readonly request_hash: string
+  readonly job_id: string
+  readonly created_at: string
+}
+
+/** The idempotency key a submission carried, if any. */
+export const projectIdempotency = (event: JobSubmitted): IdempotencyRow | undefined =>
+  event.idempotency
+    ? { tenant: event.tenant, key: event.idempotency.key, request_hash: event.idempotency.request_hash, job_id: event.job_id, created_at: event.submitted_at }
+    : undefined

@@ -8,7 +8,7 @@ import { AppConfig } from "./Config.ts"
 import type { EventMetadata, JobSubmitted } from "./Domain/Events.ts"
 import { EventLog } from "./EventLog.ts"
 import { schedulerBatchSize, schedulerInboxDepth, submissions } from "./Metrics.ts"
-import { projectJobSubmitted } from "./Projection.ts"
+import { projectIdempotency, projectJobSubmitted } from "./Projection.ts"
 import type { Graph } from "./TrainerRun/Compile.ts"
 import type { TrainerRef } from "./TrainerRun/Upload.ts"
 
@@ -116,7 +116,7 @@ export class Scheduler extends Effect.Service<Scheduler>()("Scheduler", {
           const nodes = projected.flatMap((p) => p.nodes)
           yield* sql`INSERT INTO jobs SELECT * FROM jsonb_populate_recordset(NULL::jobs, ${JSON.stringify(jobs)}::jsonb)`
           yield* sql`INSERT INTO computation_node SELECT * FROM jsonb_populate_recordset(NULL::computation_node, ${JSON.stringify(nodes)}::jsonb)`
-          const keys = events.flatMap((e) => e.idempotency ? [{ tenant: e.tenant, key: e.idempotency.key, request_hash: e.idempotency.request_hash, job_id: e.job_id, created_at: now }] : [])
+          const keys = events.flatMap((e) => projectIdempotency(e) ?? [])
           if (keys.length > 0) {
             yield* sql`INSERT INTO idempotency_keys SELECT * FROM jsonb_populate_recordset(NULL::idempotency_keys, ${JSON.stringify(keys)}::jsonb)`
           }
