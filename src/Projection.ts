@@ -1,7 +1,7 @@
 // Projections: pure functions from (current row, event) to the next row. The live write path and
 // replay use these same functions, so the tables are always what the log says.
 import type { Dataset } from "./Domain/Dataset.ts"
-import type { DatasetRegistered, JobSubmitted } from "./Domain/Events.ts"
+import type { DatasetRegistered, JobEvent, JobSubmitted } from "./Domain/Events.ts"
 
 export interface DatasetRow {
   readonly dataset_id: string
@@ -54,6 +54,12 @@ export interface JobRow {
 }
 
 export interface NodeRow {
+  readonly lease_token?: string | null
+  readonly leased_by?: string | null
+  readonly lease_expires_at?: string | null
+  readonly ready_at?: string | null
+  readonly result?: unknown
+  readonly error?: unknown
   readonly node_id: string
   readonly job_id: string
   readonly ordinal: number
@@ -67,7 +73,7 @@ export interface NodeRow {
   readonly updated_at: string
 }
 
-export const nodeId = (jobId: string, key: string) => `${jobId}/${key}`
+export const nodeId = (jobId: string, key: string) => `${jobId}.${key}`
 
 /** A submitted job: `pending` until a worker leases a node; roots are `ready`, the rest `pending`. */
 export const projectJobSubmitted = (
@@ -122,3 +128,50 @@ export const projectIdempotency = (event: JobSubmitted): IdempotencyRow | undefi
   event.idempotency
     ? { tenant: event.tenant, key: event.idempotency.key, request_hash: event.idempotency.request_hash, job_id: event.job_id, created_at: event.submitted_at }
     : undefined
+
+/**
+ * Any later event of a job stream, applied to the job and the nodes it touches (only those need to
+ * be given). Returns the new job row and the node rows that changed.
+ */
+export const projectJobEvent = (
+  job: JobRow,
+  nodes: ReadonlyMap<string, NodeRow>,
+  { event, position: _position }: Positioned<JobEvent>
+): { readonly job: JobRow; readonly nodes: ReadonlyArray<NodeRow> } => {
+  const touched = (id: string) => {
+    const n = nodes.get(id)
+    if (!n) throw new Error(`${event._tag} names node ${id}, which is not in job ${job.job_id}`)
+    return n
+  }
+  const next = { ...job, version: job.version + 1, updated_at: event.at }
+  switch (event._tag) {
+    case "NodeLeased": {
+      const n = touched(event.node_id)
+      return {
+        job: { ...next, status: job.status === "pending" ? "running" : job.status },
+        nodes: [{ ...n, status: "leased", attempts: event.attempt, lease_token: event.lease_token, leased_by: event.worker_id, lease_expires_at: event.expires_at, ready_at: null, updated_at: event.at }]
+      }
+    }
+    case "NodeHeartbeat":
+      return { job: next, nodes: [{ ...touched(event.node_id), lease_expires_at: event.expires_at, updated_at: event.at }] }
+    case "NodeSucceeded":
+      return { job: next, nodes: [{ ...touched(event.node_id), status: "succeeded", result: event.result, lease_token: null, lease_expires_at: null, updated_at: event.at }] }
+    case "NodeFailed":
+      return {
+        job: next,
+        nodes: [{ ...touched(event.node_id), status: event.final ? "failed" : "pending", error: event.error, lease_token: null, lease_expires_at: null, updated_at: event.at }]
+      }
+    case "NodeRetryScheduled":
+      return { job: next, nodes: [{ ...touched(event.node_id), status: "ready", ready_at: event.ready_at, updated_at: event.at }] }
+    case "NodeReady":
+      return { job: next, nodes: event.node_ids.map((id) => ({ ...touched(id), status: "ready", updated_at: event.at })) }
+    case "JobSucceeded":
+      return { job: { ...next, status: "succeeded", result: event.result }, nodes: [] }
+    case "JobFailed":
+      return { job: { ...next, status: "failed", result: { reason: event.reason } }, nodes: [] }
+  }
+}
+
+/** The node ids a job event touches (what the live path loads before projecting). */
+export const touchedNodes = (event: JobEvent): ReadonlyArray<string> =>
+  event._tag === "NodeReady" ? event.node_ids : "node_id" in event ? [event.node_id] : []

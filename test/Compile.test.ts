@@ -30,8 +30,8 @@ describe("compiler", () => {
     expect(kinds(g)).toEqual({ prepare: 1, fit: 2 * 3 * 5, select: 2, refit: 2, finalize: 1 })
     expect(g.nodes.length).toBe(nodeCount(base))
     const finalize = g.nodes.find((n) => n.kind === "finalize")!
-    expect(finalize.deps).toEqual(["refit/xgboost", "refit/tabm"])
-    expect(g.nodes.find((n) => n.key === "select/tabm")!.deps).toHaveLength(15)
+    expect(finalize.deps).toEqual(["refit.xgboost", "refit.tabm"])
+    expect(g.nodes.find((n) => n.key === "select.tabm")!.deps).toHaveLength(15)
   })
 
   it("the prepare node carries the dataset, the filter, the task's target and features, and the seed", () => {
@@ -67,8 +67,8 @@ describe("compiler", () => {
     expect(a).toBe(b)
     const other = canonicalJson(graphOf({ ...base, seed: 43 }))
     expect(other).not.toBe(a)
-    const fit = graphOf(base).nodes.find((n) => n.key === "fit/xgboost/t2/f0")!
-    const sameTrialOtherFold = graphOf(base).nodes.find((n) => n.key === "fit/xgboost/t2/f4")!
+    const fit = graphOf(base).nodes.find((n) => n.key === "fit.xgboost.t2.f0")!
+    const sameTrialOtherFold = graphOf(base).nodes.find((n) => n.key === "fit.xgboost.t2.f4")!
     expect(fit.params.hyperparameters).toEqual(sameTrialOtherFold.params.hyperparameters)
     const hp = fit.params.hyperparameters as Record<string, number>
     expect(hp.max_depth).toBeGreaterThanOrEqual(2)

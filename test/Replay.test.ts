@@ -32,10 +32,10 @@ for (const deployment of deployments) {
         const sql = yield* SqlClient.SqlClient
         const [job] = yield* sql<{ job_id: string }>`SELECT job_id FROM jobs LIMIT 1`
         yield* sql`UPDATE jobs SET status = 'succeeded' WHERE job_id = ${job!.job_id}`
-        yield* sql`DELETE FROM computation_node WHERE node_id = ${`${job!.job_id}/prepare`}`
+        yield* sql`DELETE FROM computation_node WHERE node_id = ${`${job!.job_id}.prepare`}`
         const tampered = yield* replay.audit()
         expect(tampered.differences.map((d) => `${d.table} ${d.key}`).sort()).toEqual([
-          `computation_node ${job!.job_id}/prepare`,
+          `computation_node ${job!.job_id}.prepare`,
           `jobs ${job!.job_id}`
         ])
         const jobDiff = tampered.differences.find((d) => d.table === "jobs")!

@@ -77,9 +77,9 @@ for (const deployment of deployments) {
 
           const nodes = (yield* get(`/v1/jobs/${job_id}/nodes?limit=500`, ACME)).body.items
           expect(nodes).toHaveLength(total)
-          expect(nodes[0]).toMatchObject({ node_id: `${job_id}/prepare`, kind: "prepare", status: "ready", deps: [], attempts: 0 })
+          expect(nodes[0]).toMatchObject({ node_id: `${job_id}.prepare`, kind: "prepare", status: "ready", deps: [], attempts: 0 })
           const fit = nodes.find((n: any) => n.kind === "fit")
-          expect(fit).toMatchObject({ status: "pending", deps: [`${job_id}/prepare`], requires: "fit:xgboost" })
+          expect(fit).toMatchObject({ status: "pending", deps: [`${job_id}.prepare`], requires: "fit:xgboost" })
           const page1 = (yield* get(`/v1/jobs/${job_id}/nodes?limit=5`, ACME)).body
           const page2 = (yield* get(`/v1/jobs/${job_id}/nodes?limit=5&cursor=${page1.next_cursor}`, ACME)).body
           expect([...page1.items, ...page2.items].map((n: any) => n.node_id)).toEqual(nodes.slice(0, 10).map((n: any) => n.node_id))

@@ -30,13 +30,48 @@ export const JobSubmitted = Schema.TaggedStruct("JobSubmitted", {
 })
 export type JobSubmitted = typeof JobSubmitted.Type
 
-export const DomainEvent = Schema.Union(DatasetRegistered, JobSubmitted)
+const nodeRef = { job_id: Schema.String, node_id: Schema.String, at: Schema.String }
+
+/** A worker took a ready node; `lease_token` fences every later report about it. */
+export const NodeLeased = Schema.TaggedStruct("NodeLeased", {
+  ...nodeRef,
+  worker_id: Schema.String,
+  lease_token: Schema.String,
+  expires_at: Schema.String,
+  attempt: Schema.Int
+})
+export const NodeHeartbeat = Schema.TaggedStruct("NodeHeartbeat", { ...nodeRef, expires_at: Schema.String })
+export const NodeSucceeded = Schema.TaggedStruct("NodeSucceeded", { ...nodeRef, result: Schema.Unknown })
+export const NodeFailed = Schema.TaggedStruct("NodeFailed", {
+  ...nodeRef,
+  error: Schema.Struct({ message: Schema.String, retryable: Schema.Boolean }),
+  attempt: Schema.Int,
+  final: Schema.Boolean
+})
+export const NodeRetryScheduled = Schema.TaggedStruct("NodeRetryScheduled", { ...nodeRef, ready_at: Schema.String })
+/** Dependents whose dependencies are all settled. */
+export const NodeReady = Schema.TaggedStruct("NodeReady", { job_id: Schema.String, node_ids: Schema.Array(Schema.String), at: Schema.String })
+export const JobSucceeded = Schema.TaggedStruct("JobSucceeded", { job_id: Schema.String, result: Schema.Unknown, at: Schema.String })
+export const JobFailed = Schema.TaggedStruct("JobFailed", { job_id: Schema.String, reason: Schema.String, at: Schema.String })
+
+export const JobEvent = Schema.Union(NodeLeased, NodeHeartbeat, NodeSucceeded, NodeFailed, NodeRetryScheduled, NodeReady, JobSucceeded, JobFailed)
+export type JobEvent = typeof JobEvent.Type
+
+export const DomainEvent = Schema.Union(DatasetRegistered, JobSubmitted, JobEvent)
 export type DomainEvent = typeof DomainEvent.Type
 
 /** The schema version each event type is written with today; upcasters lift older ones. */
 export const currentSchemaVersion: Record<DomainEvent["_tag"], number> = {
   DatasetRegistered: 1,
-  JobSubmitted: 1
+  JobSubmitted: 1,
+  NodeLeased: 1,
+  NodeHeartbeat: 1,
+  NodeSucceeded: 1,
+  NodeFailed: 1,
+  NodeRetryScheduled: 1,
+  NodeReady: 1,
+  JobSucceeded: 1,
+  JobFailed: 1
 }
 
 export interface EventMetadata {

@@ -39,7 +39,7 @@ export interface ResolvedTrainer {
 export type NodeKind = "prepare" | "synth" | "teacher_predict" | "fit" | "select" | "refit" | "ensemble" | "sweep_point" | "pareto" | "finalize"
 
 export interface GraphNode {
-  /** Deterministic within the job: kind and coordinates. The node id is `<job_id>/<key>`. */
+  /** Deterministic within the job: kind and coordinates. The node id is `<job_id>.<key>`. */
   readonly key: string
   readonly kind: NodeKind
   readonly requires: string
@@ -193,7 +193,7 @@ export const compile = (t: ResolvedTrainer, maxNodes: number): Either.Either<Gra
         ? { hyperparameters: trial === 0 ? spec.defaults : sampleTrial(spec.search_space, t.seed, family, trial) }
         : { study: `optuna/${family}`, sampler_seed: t.seed }
       for (let fold = 0; fold < folds; fold++) {
-        keys.push(add(`fit/${family}/t${trial}/f${fold}`, "fit", spec.requires, {
+        keys.push(add(`fit.${family}.t${trial}.f${fold}`, "fit", spec.requires, {
           family, trial, fold, hpo: t.hpo, ...trialParams, objective, metrics: t.metrics
         }, [stage1Root]))
       }
@@ -204,8 +204,8 @@ export const compile = (t: ResolvedTrainer, maxNodes: number): Either.Either<Gra
 
   const stage2: Array<string> = []
   for (const [family, fits] of fitsByFamily) {
-    const select = add(`select/${family}`, "select", "select", { family, objective, direction: direction(objective), metrics: t.metrics }, fits)
-    if (!t.ensemble) stage2.push(add(`refit/${family}`, "refit", familyById.get(family)!.requires, { family, from: select }, [select]))
+    const select = add(`select.${family}`, "select", "select", { family, objective, direction: direction(objective), metrics: t.metrics }, fits)
+    if (!t.ensemble) stage2.push(add(`refit.${family}`, "refit", familyById.get(family)!.requires, { family, from: select }, [select]))
   }
   if (t.ensemble) {
     stage2.push(add("ensemble", "ensemble", "ensemble", {
@@ -216,7 +216,7 @@ export const compile = (t: ResolvedTrainer, maxNodes: number): Either.Either<Gra
   if (sweeps(t)) {
     const steps = Math.round(1 / t.grid_size!)
     const points = compositions(steps, t.metrics.length).map((parts, i) =>
-      add(`sweep_point/${i}`, "sweep_point", t.ensemble ? "ensemble" : "select", {
+      add(`sweep_point.${i}`, "sweep_point", t.ensemble ? "ensemble" : "select", {
         parts,
         steps,
         weights: Object.fromEntries(t.metrics.map((m, j) => [m, parts[j]! / steps])),

@@ -42,7 +42,7 @@ export class Upload extends Effect.Service<Upload>()("TrainerRun/Upload", {
       description:
         "A trainer run: `resolved` says what to train (dataset spec, task, families, metrics, search, folds, ensembling, " +
         "distillation, seed); `graph.nodes` are the computations, each with `key`, `kind`, `requires` (a worker capability), " +
-        "`params` and `deps` (keys). Node ids are `<job_id>/<key>`. `secrets.teacher_headers` values are AES-256-GCM " +
+        "`params` and `deps` (keys). Node ids are `<job_id>.<key>`. `secrets.teacher_headers` values are AES-256-GCM " +
         "envelopes (enc:v1:<iv>:<ciphertext>:<tag>, AAD = header name) under the service's SECRETS_KEY.",
       request: redactRequest(request),
       resolved,
