@@ -3,6 +3,7 @@ import { HttpApi, OpenApi } from "@effect/platform"
 import { DatasetsApi } from "./Datasets/Api.ts"
 import { JobsApi } from "./Jobs/Api.ts"
 import { TrainerApi } from "./TrainerRun/Api.ts"
+import { WorkersApi } from "./Workers/Api.ts"
 import { BadRequest, ServiceUnavailable } from "./Domain/Problem.ts"
 import { SystemApi } from "./System/Api.ts"
 
@@ -11,6 +12,7 @@ export class Api extends HttpApi.make("trainer-run")
   .add(DatasetsApi)
   .add(TrainerApi)
   .add(JobsApi)
+  .add(WorkersApi)
   .addError(BadRequest)
   .addError(ServiceUnavailable)
   .annotate(OpenApi.Title, "Trainer Run control plane")

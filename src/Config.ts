@@ -18,6 +18,9 @@ export interface Limits {
   readonly maxFilterList: number
   readonly schedulerInboxSize: number
   readonly schedulerBatchSize: number
+  readonly leaseSeconds: number
+  readonly maxLeaseSeconds: number
+  readonly maxAttempts: number
 }
 
 export interface S3Settings {
@@ -116,7 +119,10 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     maxFilterNodes: positiveInt("MAX_FILTER_NODES", 256),
     maxFilterList: positiveInt("MAX_FILTER_LIST", 10_000),
     schedulerInboxSize: positiveInt("SCHEDULER_INBOX_SIZE", 1_024),
-    schedulerBatchSize: positiveInt("SCHEDULER_BATCH_SIZE", 64)
+    schedulerBatchSize: positiveInt("SCHEDULER_BATCH_SIZE", 64),
+    leaseSeconds: positiveInt("LEASE_SECONDS", 60),
+    maxLeaseSeconds: positiveInt("MAX_LEASE_SECONDS", 3600),
+    maxAttempts: positiveInt("MAX_ATTEMPTS", 3)
   }),
   secretsKey: Config.option(Config.redacted("SECRETS_KEY")),
   logLevel: Config.literal("All", "Trace", "Debug", "Info", "Warning", "Error", "Fatal", "None")("LOG_LEVEL").pipe(Config.withDefault("Info" as const))

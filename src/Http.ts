@@ -22,6 +22,8 @@ import { JobsLive } from "./Jobs/Http.ts"
 import { Secrets } from "./Secrets.ts"
 import { TrainerRun } from "./TrainerRun.ts"
 import { TrainerLive } from "./TrainerRun/Http.ts"
+import { Workers } from "./Workers.ts"
+import { WorkersLive } from "./Workers/Http.ts"
 import { BadRequest, problemType } from "./Domain/Problem.ts"
 import { refineIssues, summarize } from "./Validation.ts"
 import { httpDuration, httpRequests } from "./Metrics.ts"
@@ -146,12 +148,12 @@ export const edge = (app: HttpApp.Default): HttpApp.Default =>
   })
 
 const ApiLive = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([SystemLive, DatasetsLive, TrainerLive, JobsLive]),
+  Layer.provide([SystemLive, DatasetsLive, TrainerLive, JobsLive, WorkersLive]),
   Layer.provide(AuthenticationLive)
 )
 
 /** Services behind the API, for a given database + object store. */
-export const ServicesLive = Layer.mergeAll(Datasets.Default, TrainerRun.Default, Jobs.Default, Secrets.Default).pipe(
+export const ServicesLive = Layer.mergeAll(Datasets.Default, TrainerRun.Default, Jobs.Default, Secrets.Default, Workers.Default).pipe(
   Layer.provideMerge(Layer.mergeAll(DatabaseLive, ObjectStoreLive))
 )
 

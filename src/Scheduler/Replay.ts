@@ -2,7 +2,7 @@
 // projection functions as the live path, into a scratch schema, and diff it with the live tables.
 import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
-import { DatasetRegistered, JobSubmitted } from "../Domain/Events.ts"
+import { DatasetRegistered, JobEvent, JobSubmitted } from "../Domain/Events.ts"
 import {
   type DatasetRow,
   type IdempotencyRow,
@@ -10,6 +10,7 @@ import {
   type NodeRow,
   projectDataset,
   projectIdempotency,
+  projectJobEvent,
   projectJobSubmitted
 } from "../Projection.ts"
 
@@ -36,6 +37,7 @@ export const upcast = (type: string, version: number, data: unknown) => {
 
 const decodeDataset = Schema.decodeUnknownSync(DatasetRegistered)
 const decodeJob = Schema.decodeUnknownSync(JobSubmitted)
+const decodeJobEvent = Schema.decodeUnknownSync(JobEvent)
 
 export interface ProjectionState {
   readonly datasets: Map<string, DatasetRow>
@@ -65,8 +67,14 @@ export const applyEvent = (state: ProjectionState, row: StoredRow): void => {
       if (key) state.idempotency.set(`${key.tenant}\u0000${key.key}`, key)
       return
     }
-    default:
-      throw new Error(`event ${row.position} has a type replay does not know: ${row.type}`)
+    default: {
+      const event = decodeJobEvent({ _tag: row.type, ...data })
+      const job = state.jobs.get(event.job_id)
+      if (!job) throw new Error(`event ${row.position} (${row.type}) names job ${event.job_id}, which no JobSubmitted created`)
+      const next = projectJobEvent(job, state.nodes, { event, position: row.position })
+      state.jobs.set(next.job.job_id, next.job)
+      for (const n of next.nodes) state.nodes.set(n.node_id, n)
+    }
   }
 }
 

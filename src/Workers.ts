@@ -1,0 +1,180 @@
+// The worker protocol (§7): lease ready nodes, heartbeat, complete, fail. Every change is a job
+// event appended with the job row locked (per-stream versions stay gap-free), projected by the
+// same pure function replay uses. A lease token fences every report: stale or foreign → 409.
+import { SqlClient } from "@effect/sql"
+import { Data, Effect } from "effect"
+import * as Crypto from "node:crypto"
+import { AppConfig } from "./Config.ts"
+import type { EventMetadata, JobEvent } from "./Domain/Events.ts"
+import { EventLog } from "./EventLog.ts"
+import { type JobRow, type NodeRow, projectJobEvent, touchedNodes } from "./Projection.ts"
+
+export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{ readonly nodeId: string; readonly reason: string }> {}
+export class NodeNotFound extends Data.TaggedError("NodeNotFound")<{ readonly nodeId: string }> {}
+
+export interface LeaseRequest {
+  readonly worker_id: string
+  readonly capabilities: ReadonlyArray<string> | null
+  readonly max_nodes: number
+  readonly lease_seconds?: number | undefined
+}
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"])
+
+/** Retry backoff: 2^attempt seconds, at most five minutes. */
+export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt)
+
+export class Workers extends Effect.Service<Workers>()("Workers", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const log = yield* EventLog
+    const { limits } = yield* AppConfig
+
+    const nodeRows = (ids: ReadonlyArray<string>) =>
+      ids.length === 0
+        ? Effect.succeed([] as Array<NodeRow>)
+        : sql<{ row: NodeRow }>`SELECT to_jsonb(c) AS row FROM computation_node c WHERE node_id IN ${sql.in(ids)}`.pipe(
+          Effect.map((rows) => rows.map((r) => r.row))
+        )
+
+    /** Appends events to one job's stream and projects them; call inside a transaction. */
+    const appendToJob = (jobId: string, events: ReadonlyArray<JobEvent>, metadata: EventMetadata) =>
+      Effect.gen(function*() {
+        if (events.length === 0) return
+        const [locked] = yield* sql<{ row: JobRow }>`SELECT to_jsonb(j) AS row FROM jobs j WHERE job_id = ${jobId} FOR UPDATE`
+        let job = locked!.row
+        const nodes = new Map((yield* nodeRows([...new Set(events.flatMap(touchedNodes))])).map((n) => [n.node_id, n]))
+        const changed = new Map<string, NodeRow>()
+        const first = job.version + 1
+        for (const event of events) {
+          const next = projectJobEvent(job, nodes, { event, position: 0 })
+          job = next.job
+          for (const n of next.nodes) {
+            nodes.set(n.node_id, n)
+            changed.set(n.node_id, n)
+          }
+        }
+        yield* log.append(events.map((event, i) => ({ streamId: jobId, streamVersion: first + i, event, metadata })))
+        yield* sql`UPDATE jobs j SET status = r.status, version = r.version, updated_at = r.updated_at, result = r.result
+          FROM jsonb_populate_record(NULL::jobs, ${JSON.stringify(job)}::jsonb) r WHERE j.job_id = r.job_id`
+        if (changed.size > 0) {
+          yield* sql`UPDATE computation_node c SET status = r.status, attempts = r.attempts, lease_token = r.lease_token,
+              leased_by = r.leased_by, lease_expires_at = r.lease_expires_at, ready_at = r.ready_at, result = r.result,
+              error = r.error, updated_at = r.updated_at
+            FROM jsonb_populate_recordset(NULL::computation_node, ${JSON.stringify([...changed.values()])}::jsonb) r
+            WHERE c.node_id = r.node_id`
+        }
+      })
+
+    const lease = Effect.fn("Workers.lease")(function*(tenant: string, request: LeaseRequest, metadata: EventMetadata) {
+      const seconds = Math.min(request.lease_seconds ?? limits.leaseSeconds, limits.maxLeaseSeconds)
+      return yield* Effect.gen(function*() {
+        const now = new Date()
+        const caps = request.capabilities
+        const candidates = yield* sql<{ node_id: string; job_id: string }>`
+          SELECT n.node_id, n.job_id FROM computation_node n JOIN jobs j ON j.job_id = n.job_id
+          WHERE j.tenant = ${tenant} AND j.status IN ('pending', 'running') AND n.status = 'ready'
+            AND (n.ready_at IS NULL OR n.ready_at <= ${now.toISOString()}::timestamptz)
+            ${caps === null ? sql`` : sql`AND n.requires IN ${sql.in(caps.length > 0 ? caps : ["\u0000none"])}`}
+          ORDER BY j.position, n.ordinal
+          LIMIT ${request.max_nodes}
+          FOR UPDATE OF n SKIP LOCKED`
+        const at = now.toISOString()
+        const expires_at = new Date(now.getTime() + seconds * 1000).toISOString()
+        const leases: Array<{ node_id: string; job_id: string; lease_token: string }> = []
+        const byJob = new Map<string, Array<string>>()
+        for (const c of candidates) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c.node_id])
+        for (const [jobId, ids] of byJob) {
+          const current = new Map((yield* nodeRows(ids)).map((n) => [n.node_id, n]))
+          const events: Array<JobEvent> = ids.map((node_id) => {
+            const lease_token = Crypto.randomBytes(24).toString("base64url")
+            leases.push({ node_id, job_id: jobId, lease_token })
+            return { _tag: "NodeLeased", job_id: jobId, node_id, worker_id: request.worker_id, lease_token, expires_at, attempt: current.get(node_id)!.attempts + 1, at }
+          })
+          yield* appendToJob(jobId, events, metadata)
+        }
+        if (leases.length === 0) return []
+        const rows = yield* sql<{ node_id: string; job_id: string; kind: string; params: unknown; deps: Array<string>; trainer_uri: string; trainer_sha256: string }>`
+          SELECT c.node_id, c.job_id, c.kind, c.params, c.deps, j.trainer_uri, j.trainer_sha256
+          FROM computation_node c JOIN jobs j ON j.job_id = c.job_id WHERE c.node_id IN ${sql.in(leases.map((l) => l.node_id))}`
+        const byId = new Map(rows.map((r) => [r.node_id, r]))
+        return leases.map((l) => {
+          const r = byId.get(l.node_id)!
+          return { node_id: l.node_id, job_id: l.job_id, kind: r.kind, params: r.params, deps: r.deps, lease_token: l.lease_token, expires_at, trainer: { uri: r.trainer_uri, sha256: r.trainer_sha256 } }
+        })
+      }).pipe(sql.withTransaction)
+    })
+
+    /** The node under a valid lease: it exists for the tenant, is leased, with this token, not expired. */
+    const fenced = (tenant: string, nodeId: string, token: string) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ node: NodeRow; job_status: string }>`
+          SELECT to_jsonb(c) AS node, j.status AS job_status FROM computation_node c JOIN jobs j ON j.job_id = c.job_id
+          WHERE c.node_id = ${nodeId} AND j.tenant = ${tenant} FOR UPDATE OF c`
+        if (rows.length === 0) return yield* new NodeNotFound({ nodeId })
+        const { node, job_status } = rows[0]!
+        if (node.status !== "leased") return yield* new LeaseConflict({ nodeId, reason: `the node is ${node.status}, not leased` })
+        if (!node.lease_token || !Crypto.timingSafeEqual(Crypto.createHash("sha256").update(node.lease_token).digest(), Crypto.createHash("sha256").update(token).digest())) {
+          return yield* new LeaseConflict({ nodeId, reason: "the lease token is not this node's current lease (stale or foreign)" })
+        }
+        if (node.lease_expires_at && new Date(node.lease_expires_at).getTime() <= Date.now()) {
+          return yield* new LeaseConflict({ nodeId, reason: "the lease has expired" })
+        }
+        return { node, jobStatus: job_status }
+      })
+
+    const heartbeat = Effect.fn("Workers.heartbeat")(function*(tenant: string, nodeId: string, token: string, metadata: EventMetadata) {
+      return yield* Effect.gen(function*() {
+        const { node, jobStatus } = yield* fenced(tenant, nodeId, token)
+        const at = new Date()
+        const expires_at = new Date(at.getTime() + limits.leaseSeconds * 1000).toISOString()
+        yield* appendToJob(node.job_id, [{ _tag: "NodeHeartbeat", job_id: node.job_id, node_id: nodeId, expires_at, at: at.toISOString() }], metadata)
+        return { expires_at, cancel: jobStatus === "cancelling" || jobStatus === "cancelled" }
+      }).pipe(sql.withTransaction)
+    })
+
+    /** Dependents of a job whose dependencies have all succeeded, given the nodes just settled. */
+    const newlyReady = (jobId: string, settled: ReadonlyArray<string>) =>
+      sql<{ node_id: string }>`
+        SELECT c.node_id FROM computation_node c
+        WHERE c.job_id = ${jobId} AND c.status = 'pending' AND c.deps && ${settled as Array<string>}::text[]
+          AND NOT EXISTS (SELECT 1 FROM unnest(c.deps) d(id) JOIN computation_node x ON x.node_id = d.id
+                          WHERE x.status <> 'succeeded' AND NOT (x.node_id = ANY(${settled as Array<string>}::text[])))
+        ORDER BY c.ordinal`.pipe(Effect.map((rows) => rows.map((r) => r.node_id)))
+
+    const complete = Effect.fn("Workers.complete")(function*(tenant: string, nodeId: string, token: string, result: unknown, metadata: EventMetadata) {
+      return yield* Effect.gen(function*() {
+        const { node } = yield* fenced(tenant, nodeId, token)
+        const at = new Date().toISOString()
+        const events: Array<JobEvent> = [{ _tag: "NodeSucceeded", job_id: node.job_id, node_id: nodeId, result: result ?? null, at }]
+        const ready = yield* newlyReady(node.job_id, [nodeId])
+        if (ready.length > 0) events.push({ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at })
+        if (node.kind === "finalize") events.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
+        yield* appendToJob(node.job_id, events, metadata)
+        return { status: "succeeded" as const, ready: ready.length }
+      }).pipe(sql.withTransaction)
+    })
+
+    const fail = Effect.fn("Workers.fail")(function*(tenant: string, nodeId: string, token: string, error: { message: string; retryable: boolean }, metadata: EventMetadata) {
+      return yield* Effect.gen(function*() {
+        const { node } = yield* fenced(tenant, nodeId, token)
+        const now = new Date()
+        const at = now.toISOString()
+        const retry = error.retryable && node.attempts < limits.maxAttempts
+        const events: Array<JobEvent> = [{ _tag: "NodeFailed", job_id: node.job_id, node_id: nodeId, error, attempt: node.attempts, final: !retry, at }]
+        if (retry) {
+          const ready_at = new Date(now.getTime() + backoffSeconds(node.attempts) * 1000).toISOString()
+          events.push({ _tag: "NodeRetryScheduled", job_id: node.job_id, node_id: nodeId, ready_at, at })
+        } else {
+          // Until the family-drop policy lands (§7), a node that cannot finish fails its job.
+          events.push({ _tag: "JobFailed", job_id: node.job_id, reason: `node ${nodeId} failed after ${node.attempts} attempt(s): ${error.message}`, at })
+        }
+        yield* appendToJob(node.job_id, events, metadata)
+        return { status: retry ? "retry_scheduled" as const : "failed" as const }
+      }).pipe(sql.withTransaction)
+    })
+
+    return { lease, heartbeat, complete, fail, TERMINAL } as const
+  }),
+  dependencies: [EventLog.Default]
+}) {}

@@ -1,0 +1,92 @@
+import { HttpClientRequest } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
+import { expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { Replay } from "../src/Scheduler/Replay.ts"
+import { deployments, testServer } from "./support/Deployments.ts"
+import { expectProblem, get, send, uploadRaw } from "./support/Http.ts"
+
+const post = (path: string, body: unknown) =>
+  send(HttpClientRequest.post(path).pipe(HttpClientRequest.bodyText(JSON.stringify(body), "application/json")))
+
+const csv = "x,y\n" + Array.from({ length: 30 }, (_, i) => `${i},${i * 3 + (i % 4)}`).join("\n") + "\n"
+
+for (const deployment of deployments) {
+  layer(testServer(deployment, { MAX_ATTEMPTS: "2" }), { excludeTestServices: true, timeout: "120 seconds" })(`workers on ${deployment.name}`, (it) => {
+    const submit = (seed: number) =>
+      Effect.gen(function*() {
+        const dataset = (yield* uploadRaw(csv, "text/csv", "tiny")).body.dataset_id
+        const reply = yield* post("/v1/trainer/run", { dataset_id: dataset, task: { type: "regression", target: "y" }, models: ["xgboost"], n_trials: 2, seed })
+        expect(reply.status).toBe(200)
+        return reply.body.job_id as string
+      })
+
+    it.effect("a simulated worker drives a job from the API alone to succeeded, and the events tell the story", () =>
+      Effect.gen(function*() {
+        const jobId = yield* submit(1)
+        // Only prepare is ready: a worker that cannot run it gets nothing.
+        expect((yield* post("/v1/workers/lease", { worker_id: "w-tabm", capabilities: ["fit:tabm"], max_nodes: 5 })).body.leases).toEqual([])
+        const order: Array<string> = []
+        for (let round = 0; round < 10; round++) {
+          const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w1", capabilities: null, max_nodes: 10 })).body
+          if (leases.length === 0) break
+          for (const l of leases) {
+            expect(l).toMatchObject({ job_id: jobId, trainer: { uri: expect.any(String), sha256: expect.any(String) } })
+            const done = yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: { uri: `file:///results/${l.node_id}` } })
+            expect(done.status, JSON.stringify(done.body)).toBe(200)
+            order.push(l.kind)
+          }
+        }
+        expect(order).toEqual(["prepare", "fit", "fit", "select", "refit", "finalize"])
+        const job = (yield* get(`/v1/jobs/${jobId}`)).body
+        expect(job.status).toBe("succeeded")
+        expect(job.nodes).toMatchObject({ total: 6, succeeded: 6 })
+        const events = (yield* get(`/v1/jobs/${jobId}/events?limit=500`)).body.items
+        expect(events.map((e: any) => e.stream_version)).toEqual(events.map((_: unknown, i: number) => i + 1))
+        expect(events[0].type).toBe("JobSubmitted")
+        expect(events.at(-1).type).toBe("JobSucceeded")
+        expect(events.filter((e: any) => e.type === "NodeLeased")).toHaveLength(6)
+        expect(events.filter((e: any) => e.type === "NodeSucceeded")).toHaveLength(6)
+      }))
+
+    it.effect("a stale or foreign lease token is a 409 and changes nothing; retries back off; a final failure fails the job", () =>
+      Effect.gen(function*() {
+        const jobId = yield* submit(2)
+        const [prep] = (yield* post("/v1/workers/lease", { worker_id: "w2", capabilities: ["prepare"], max_nodes: 1 })).body.leases
+        expect(prep.job_id).toBe(jobId)
+        expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_token: "forged", result: null }), 409, "stale or foreign")
+        expectProblem(yield* post(`/v1/nodes/${prep.node_id}/heartbeat`, { lease_token: "forged" }), 409)
+        expectProblem(yield* post(`/v1/nodes/${jobId}.nope/complete`, { lease_token: "x" }), 404)
+        expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_tokn: prep.lease_token }), 422, "/lease_tokn")
+        const beat = yield* post(`/v1/nodes/${prep.node_id}/heartbeat`, { lease_token: prep.lease_token })
+        expect(beat.body).toMatchObject({ cancel: false, expires_at: expect.any(String) })
+        let nodes = (yield* get(`/v1/jobs/${jobId}/nodes?kind=prepare`)).body.items
+        expect(nodes[0]).toMatchObject({ status: "leased", attempts: 1 })
+        // A retryable failure returns the node to ready after a backoff; it is not leasable before then.
+        const failed = yield* post(`/v1/nodes/${prep.node_id}/fail`, { lease_token: prep.lease_token, error: { message: "worker OOM", retryable: true } })
+        expect(failed.body.status).toBe("retry_scheduled")
+        expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_token: prep.lease_token }), 409)
+        nodes = (yield* get(`/v1/jobs/${jobId}/nodes?kind=prepare`)).body.items
+        expect(nodes[0].status).toBe("ready")
+        expect((yield* post("/v1/workers/lease", { worker_id: "w2", capabilities: ["prepare"], max_nodes: 1 })).body.leases).toEqual([])
+        // Skip the backoff's wait (its length is the server's; the test only needs it over).
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`UPDATE computation_node SET ready_at = now() WHERE node_id = ${prep.node_id}`
+        const [again] = (yield* post("/v1/workers/lease", { worker_id: "w3", capabilities: ["prepare"], max_nodes: 1 })).body.leases
+        expect(again.node_id).toBe(prep.node_id)
+        const final = yield* post(`/v1/nodes/${again.node_id}/fail`, { lease_token: again.lease_token, error: { message: "bad data", retryable: true } })
+        expect(final.body.status).toBe("failed")
+        const job = (yield* get(`/v1/jobs/${jobId}`)).body
+        expect(job.status).toBe("failed")
+        expect(job.result.reason).toContain("bad data")
+      }))
+
+    it.effect("replay of a log with leases, successes, retries and failures finds zero differences", () =>
+      Effect.gen(function*() {
+        const replay = yield* Replay
+        const audit = yield* replay.audit()
+        expect(audit.differences).toEqual([])
+        expect(audit.events).toBeGreaterThan(10)
+      }).pipe(Effect.provide(Replay.Default)))
+  })
+}
