@@ -19,8 +19,6 @@ export interface LeaseRequest {
   readonly lease_seconds?: number | undefined
 }
 
-const TERMINAL = new Set(["succeeded", "failed", "cancelled"])
-
 /** Retry backoff: 2^attempt seconds, at most five minutes. */
 export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt)
 
@@ -174,7 +172,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
       }).pipe(sql.withTransaction)
     })
 
-    return { lease, heartbeat, complete, fail, TERMINAL } as const
+    return { lease, heartbeat, complete, fail } as const
   }),
   dependencies: [EventLog.Default]
 }) {}
