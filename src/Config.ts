@@ -21,6 +21,7 @@ export interface Limits {
   readonly leaseSeconds: number
   readonly maxLeaseSeconds: number
   readonly maxAttempts: number
+  readonly leaseSweepSeconds: number
 }
 
 export interface S3Settings {
@@ -122,7 +123,8 @@ export const appConfig: Config.Config<AppConfigShape> = Config.all({
     schedulerBatchSize: positiveInt("SCHEDULER_BATCH_SIZE", 64),
     leaseSeconds: positiveInt("LEASE_SECONDS", 60),
     maxLeaseSeconds: positiveInt("MAX_LEASE_SECONDS", 3600),
-    maxAttempts: positiveInt("MAX_ATTEMPTS", 3)
+    maxAttempts: positiveInt("MAX_ATTEMPTS", 3),
+    leaseSweepSeconds: positiveInt("LEASE_SWEEP_SECONDS", 5)
   }),
   secretsKey: Config.option(Config.redacted("SECRETS_KEY")),
   logLevel: Config.literal("All", "Trace", "Debug", "Info", "Warning", "Error", "Fatal", "None")("LOG_LEVEL").pipe(Config.withDefault("Info" as const))

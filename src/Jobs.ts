@@ -95,7 +95,8 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
       yield* exists(tenant, jobId)
       const limit = q.limit ?? 500
       const rows = yield* sql<any>`
-        SELECT node_id, job_id, key, kind, requires, params, deps, status, attempts, updated_at, ordinal
+        SELECT node_id, job_id, key, kind, requires, params, deps, status, attempts, updated_at, ordinal,
+               leased_by, lease_expires_at, ready_at, result, error
         FROM computation_node WHERE ${sql.and([
         sql`job_id = ${jobId}`,
         ...(q.status !== undefined ? [sql`status = ${q.status}`] : []),
@@ -103,7 +104,17 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
         ...(q.cursor !== undefined ? [sql`ordinal > ${q.cursor - 1}`] : [])
       ])} ORDER BY ordinal LIMIT ${limit + 1}`
       return {
-        items: rows.slice(0, limit).map((r: any) => decodeNode({ ...r, updated_at: (r.updated_at as Date).toISOString() })),
+        items: rows.slice(0, limit).map(({ ordinal: _, leased_by, lease_expires_at, ready_at, result, error, ...r }: any) =>
+          decodeNode({
+            ...r,
+            updated_at: (r.updated_at as Date).toISOString(),
+            ...(leased_by !== null ? { leased_by } : {}),
+            ...(lease_expires_at !== null ? { lease_expires_at: (lease_expires_at as Date).toISOString() } : {}),
+            ...(ready_at !== null ? { ready_at: (ready_at as Date).toISOString() } : {}),
+            ...(result !== null ? { result } : {}),
+            ...(error !== null ? { error } : {})
+          })
+        ),
         next_cursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.ordinal + 1) : null
       }
     })

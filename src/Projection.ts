@@ -161,6 +161,8 @@ export const projectJobEvent = (
         job: next,
         nodes: [{ ...touched(event.node_id), status: event.final ? "failed" : "pending", error: event.error, lease_token: null, lease_expires_at: null, updated_at: event.at }]
       }
+    case "NodeLeaseExpired":
+      return { job: next, nodes: [{ ...touched(event.node_id), status: "ready", lease_token: null, leased_by: null, lease_expires_at: null, updated_at: event.at }] }
     case "NodeRetryScheduled":
       return { job: next, nodes: [{ ...touched(event.node_id), status: "ready", ready_at: event.ready_at, updated_at: event.at }] }
     case "NodeReady":

@@ -23,7 +23,7 @@ export interface LeaseRequest {
 export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt)
 
 export class Workers extends Effect.Service<Workers>()("Workers", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const log = yield* EventLog
     const { limits } = yield* AppConfig
@@ -64,10 +64,36 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         }
       })
 
+    /** Returns nodes whose lease ran out to ready (NodeLeaseExpired); call inside a transaction. */
+    const expireLeases = (now: Date) =>
+      Effect.gen(function*() {
+        const expired = yield* sql<{ node_id: string; job_id: string; leased_by: string | null }>`
+          SELECT node_id, job_id, leased_by FROM computation_node
+          WHERE status = 'leased' AND lease_expires_at <= ${now.toISOString()}::timestamptz
+          ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED`
+        const byJob = new Map<string, Array<JobEvent>>()
+        for (const e of expired) {
+          byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), { _tag: "NodeLeaseExpired", job_id: e.job_id, node_id: e.node_id, worker_id: e.leased_by, at: now.toISOString() }])
+        }
+        for (const [jobId, events] of byJob) yield* appendToJob(jobId, events, { tenant: "system" })
+        return expired.length
+      })
+
+    // The sweeper: expired leases go back to ready even when no worker asks for work.
+    yield* Effect.forkScoped(
+      Effect.suspend(() => expireLeases(new Date())).pipe(
+        sql.withTransaction,
+        Effect.catchAllCause((cause) => Effect.logWarning("lease sweep failed", cause)),
+        Effect.delay(`${limits.leaseSweepSeconds} seconds`),
+        Effect.forever
+      )
+    )
+
     const lease = Effect.fn("Workers.lease")(function*(tenant: string, request: LeaseRequest, metadata: EventMetadata) {
       const seconds = Math.min(request.lease_seconds ?? limits.leaseSeconds, limits.maxLeaseSeconds)
       return yield* Effect.gen(function*() {
         const now = new Date()
+        yield* expireLeases(now)
         const caps = request.capabilities
         const candidates = yield* sql<{ node_id: string; job_id: string }>`
           SELECT n.node_id, n.job_id FROM computation_node n JOIN jobs j ON j.job_id = n.job_id

@@ -81,6 +81,23 @@ for (const deployment of deployments) {
         expect(job.result.reason).toContain("bad data")
       }))
 
+    it.effect("an expired lease goes back to ready: the old holder's result is refused, the new holder's accepted", () =>
+      Effect.gen(function*() {
+        const jobId = yield* submit(3)
+        const [first] = (yield* post("/v1/workers/lease", { worker_id: "slow", capabilities: ["prepare"], max_nodes: 1, lease_seconds: 1 })).body.leases
+        expect(first.job_id).toBe(jobId)
+        yield* Effect.sleep("1200 millis")
+        const [second] = (yield* post("/v1/workers/lease", { worker_id: "fast", capabilities: ["prepare"], max_nodes: 1 })).body.leases
+        expect(second.node_id).toBe(first.node_id)
+        expect(second.lease_token).not.toBe(first.lease_token)
+        expectProblem(yield* post(`/v1/nodes/${first.node_id}/complete`, { lease_token: first.lease_token, result: { from: "slow" } }), 409)
+        expect((yield* post(`/v1/nodes/${second.node_id}/complete`, { lease_token: second.lease_token, result: { from: "fast" } })).status).toBe(200)
+        const [node] = (yield* get(`/v1/jobs/${jobId}/nodes?kind=prepare`)).body.items
+        expect(node).toMatchObject({ status: "succeeded", attempts: 2, leased_by: "fast", result: { from: "fast" } })
+        const types = (yield* get(`/v1/jobs/${jobId}/events`)).body.items.map((e: any) => e.type)
+        expect(types.slice(0, 5)).toEqual(["JobSubmitted", "NodeLeased", "NodeLeaseExpired", "NodeLeased", "NodeSucceeded"])
+      }))
+
     it.effect("replay of a log with leases, successes, retries and failures finds zero differences", () =>
       Effect.gen(function*() {
         const replay = yield* Replay

@@ -48,13 +48,15 @@ export const NodeFailed = Schema.TaggedStruct("NodeFailed", {
   attempt: Schema.Int,
   final: Schema.Boolean
 })
+/** A lease ran out before its holder reported: the node is ready for another worker. */
+export const NodeLeaseExpired = Schema.TaggedStruct("NodeLeaseExpired", { ...nodeRef, worker_id: Schema.NullOr(Schema.String) })
 export const NodeRetryScheduled = Schema.TaggedStruct("NodeRetryScheduled", { ...nodeRef, ready_at: Schema.String })
 /** Dependents whose dependencies are all settled. */
 export const NodeReady = Schema.TaggedStruct("NodeReady", { job_id: Schema.String, node_ids: Schema.Array(Schema.String), at: Schema.String })
 export const JobSucceeded = Schema.TaggedStruct("JobSucceeded", { job_id: Schema.String, result: Schema.Unknown, at: Schema.String })
 export const JobFailed = Schema.TaggedStruct("JobFailed", { job_id: Schema.String, reason: Schema.String, at: Schema.String })
 
-export const JobEvent = Schema.Union(NodeLeased, NodeHeartbeat, NodeSucceeded, NodeFailed, NodeRetryScheduled, NodeReady, JobSucceeded, JobFailed)
+export const JobEvent = Schema.Union(NodeLeased, NodeHeartbeat, NodeSucceeded, NodeFailed, NodeLeaseExpired, NodeRetryScheduled, NodeReady, JobSucceeded, JobFailed)
 export type JobEvent = typeof JobEvent.Type
 
 export const DomainEvent = Schema.Union(DatasetRegistered, JobSubmitted, JobEvent)
@@ -68,6 +70,7 @@ export const currentSchemaVersion: Record<DomainEvent["_tag"], number> = {
   NodeHeartbeat: 1,
   NodeSucceeded: 1,
   NodeFailed: 1,
+  NodeLeaseExpired: 1,
   NodeRetryScheduled: 1,
   NodeReady: 1,
   JobSucceeded: 1,

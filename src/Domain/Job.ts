@@ -27,6 +27,11 @@ export class JobNode extends Schema.Class<JobNode>("JobNode")({
   deps: Schema.Array(Schema.String),
   status: NodeStatus,
   attempts: Schema.Int,
+  leased_by: Schema.optional(Schema.String),
+  lease_expires_at: Schema.optional(Schema.String),
+  ready_at: Schema.optional(Schema.String),
+  result: Schema.optional(Schema.Unknown),
+  error: Schema.optional(Schema.Unknown),
   updated_at: Schema.String
 }) {}
 
