@@ -10,6 +10,8 @@ import { EventLog } from "./EventLog.ts"
 import { type JobRow, type NodeRow, projectJobEvent, touchedNodes } from "./Projection.ts"
 
 export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{ readonly nodeId: string; readonly reason: string }> {}
+export class JobFinished extends Data.TaggedError("JobFinished")<{ readonly jobId: string; readonly status: string }> {}
+export class JobMissing extends Data.TaggedError("JobMissing")<{ readonly jobId: string }> {}
 export class NodeNotFound extends Data.TaggedError("NodeNotFound")<{ readonly nodeId: string }> {}
 
 export interface LeaseRequest {
@@ -75,7 +77,10 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         for (const e of expired) {
           byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), { _tag: "NodeLeaseExpired", job_id: e.job_id, node_id: e.node_id, worker_id: e.leased_by, at: now.toISOString() }])
         }
-        for (const [jobId, events] of byJob) yield* appendToJob(jobId, events, { tenant: "system" })
+        for (const [jobId, events] of byJob) {
+          yield* appendToJob(jobId, events, { tenant: "system" })
+          yield* settleCancelling(jobId, now.toISOString(), { tenant: "system" })
+        }
         return expired.length
       })
 
@@ -88,6 +93,32 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         Effect.forever
       )
     )
+
+    /** A cancelling job with no node under lease any more ends cancelled. */
+    const settleCancelling = (jobId: string, at: string, metadata: EventMetadata) =>
+      Effect.gen(function*() {
+        const [state] = yield* sql<{ status: string; leased: number }>`
+          SELECT j.status, (SELECT count(*)::int FROM computation_node c WHERE c.job_id = j.job_id AND c.status = 'leased') AS leased
+          FROM jobs j WHERE j.job_id = ${jobId}`
+        if (state?.status !== "cancelling" || state.leased > 0) return false
+        const open = yield* sql<{ node_id: string }>`SELECT node_id FROM computation_node WHERE job_id = ${jobId} AND status IN ('pending', 'ready') ORDER BY ordinal`
+        yield* appendToJob(jobId, [{ _tag: "JobCancelled", job_id: jobId, node_ids: open.map((n) => n.node_id), at }], metadata)
+        return true
+      })
+
+    /** Cancels a job: no new leases; running workers learn it at their next heartbeat; ends cancelled once none holds a lease. */
+    const cancel = Effect.fn("Workers.cancel")(function*(tenant: string, jobId: string, metadata: EventMetadata) {
+      return yield* Effect.gen(function*() {
+        const rows = jobId.includes("\u0000") ? [] : yield* sql<{ status: string }>`SELECT status FROM jobs WHERE tenant = ${tenant} AND job_id = ${jobId} FOR UPDATE`
+        if (rows.length === 0) return yield* new JobMissing({ jobId })
+        const status = rows[0]!.status
+        if (status === "cancelled" || status === "cancelling") return status
+        if (status === "succeeded" || status === "failed") return yield* new JobFinished({ jobId, status })
+        const at = new Date().toISOString()
+        yield* appendToJob(jobId, [{ _tag: "JobCancelRequested", job_id: jobId, at }], metadata)
+        return (yield* settleCancelling(jobId, at, metadata)) ? "cancelled" : "cancelling"
+      }).pipe(sql.withTransaction)
+    })
 
     const lease = Effect.fn("Workers.lease")(function*(tenant: string, request: LeaseRequest, metadata: EventMetadata) {
       const seconds = Math.min(request.lease_seconds ?? limits.leaseSeconds, limits.maxLeaseSeconds)
@@ -168,37 +199,41 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
 
     const complete = Effect.fn("Workers.complete")(function*(tenant: string, nodeId: string, token: string, result: unknown, metadata: EventMetadata) {
       return yield* Effect.gen(function*() {
-        const { node } = yield* fenced(tenant, nodeId, token)
+        const { node, jobStatus } = yield* fenced(tenant, nodeId, token)
         const at = new Date().toISOString()
         const events: Array<JobEvent> = [{ _tag: "NodeSucceeded", job_id: node.job_id, node_id: nodeId, result: result ?? null, at }]
-        const ready = yield* newlyReady(node.job_id, [nodeId])
+        const cancelling = jobStatus === "cancelling"
+        const ready = cancelling ? [] : yield* newlyReady(node.job_id, [nodeId])
         if (ready.length > 0) events.push({ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at })
-        if (node.kind === "finalize") events.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
+        if (node.kind === "finalize" && !cancelling) events.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
         yield* appendToJob(node.job_id, events, metadata)
+        if (cancelling) yield* settleCancelling(node.job_id, at, metadata)
         return { status: "succeeded" as const, ready: ready.length }
       }).pipe(sql.withTransaction)
     })
 
     const fail = Effect.fn("Workers.fail")(function*(tenant: string, nodeId: string, token: string, error: { message: string; retryable: boolean }, metadata: EventMetadata) {
       return yield* Effect.gen(function*() {
-        const { node } = yield* fenced(tenant, nodeId, token)
+        const { node, jobStatus } = yield* fenced(tenant, nodeId, token)
         const now = new Date()
         const at = now.toISOString()
-        const retry = error.retryable && node.attempts < limits.maxAttempts
+        const cancelling = jobStatus === "cancelling"
+        const retry = error.retryable && node.attempts < limits.maxAttempts && !cancelling
         const events: Array<JobEvent> = [{ _tag: "NodeFailed", job_id: node.job_id, node_id: nodeId, error, attempt: node.attempts, final: !retry, at }]
         if (retry) {
           const ready_at = new Date(now.getTime() + backoffSeconds(node.attempts) * 1000).toISOString()
           events.push({ _tag: "NodeRetryScheduled", job_id: node.job_id, node_id: nodeId, ready_at, at })
-        } else {
+        } else if (!cancelling) {
           // Until the family-drop policy lands (§7), a node that cannot finish fails its job.
           events.push({ _tag: "JobFailed", job_id: node.job_id, reason: `node ${nodeId} failed after ${node.attempts} attempt(s): ${error.message}`, at })
         }
         yield* appendToJob(node.job_id, events, metadata)
+        if (cancelling) yield* settleCancelling(node.job_id, at, metadata)
         return { status: retry ? "retry_scheduled" as const : "failed" as const }
       }).pipe(sql.withTransaction)
     })
 
-    return { lease, heartbeat, complete, fail } as const
+    return { lease, heartbeat, complete, fail, cancel } as const
   }),
   dependencies: [EventLog.Default]
 }) {}

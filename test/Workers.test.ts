@@ -98,6 +98,37 @@ for (const deployment of deployments) {
         expect(types.slice(0, 5)).toEqual(["JobSubmitted", "NodeLeased", "NodeLeaseExpired", "NodeLeased", "NodeSucceeded"])
       }))
 
+    it.effect("cancelling stops new leases, tells the running worker, and ends the job cancelled", () =>
+      Effect.gen(function*() {
+        const jobId = yield* submit(4)
+        const [held] = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: ["prepare"], max_nodes: 1 })).body.leases
+        expect(held.job_id).toBe(jobId)
+        const cancelling = yield* post(`/v1/jobs/${jobId}/cancel`, {})
+        expect(cancelling.status).toBe(200)
+        expect(cancelling.body.status).toBe("cancelling")
+        expect((yield* post(`/v1/nodes/${held.node_id}/heartbeat`, { lease_token: held.lease_token })).body.cancel).toBe(true)
+        expect((yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 10 })).body.leases.filter((l: any) => l.job_id === jobId)).toEqual([])
+        expect((yield* post(`/v1/nodes/${held.node_id}/complete`, { lease_token: held.lease_token, result: null })).status).toBe(200)
+        const job = (yield* get(`/v1/jobs/${jobId}`)).body
+        expect(job.status).toBe("cancelled")
+        expect(job.nodes).toMatchObject({ total: 6, succeeded: 1, cancelled: 5 })
+        expect((yield* post(`/v1/jobs/${jobId}/cancel`, {})).body.status).toBe("cancelled")
+        const types = (yield* get(`/v1/jobs/${jobId}/events`)).body.items.map((e: any) => e.type)
+        expect(types).toEqual(["JobSubmitted", "NodeLeased", "JobCancelRequested", "NodeHeartbeat", "NodeSucceeded", "JobCancelled"])
+        // Nothing leased: cancelled at once. A finished job cannot be cancelled.
+        const idle = yield* submit(5)
+        expect((yield* post(`/v1/jobs/${idle}/cancel`, {})).body.status).toBe("cancelled")
+        const done = yield* submit(6)
+        for (let round = 0; round < 10; round++) {
+          const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 10 })).body
+          if (leases.length === 0) break
+          for (const l of leases) yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token })
+        }
+        expect((yield* get(`/v1/jobs/${done}`)).body.status).toBe("succeeded")
+        expectProblem(yield* post(`/v1/jobs/${done}/cancel`, {}), 409, "already succeeded")
+        expectProblem(yield* post(`/v1/jobs/job_nope/cancel`, {}), 404)
+      }))
+
     it.effect("replay of a log with leases, successes, retries and failures finds zero differences", () =>
       Effect.gen(function*() {
         const replay = yield* Replay

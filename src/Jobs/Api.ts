@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { StoredEvent } from "../Domain/Events.ts"
 import { Job, JobNode, JobStatus, NodeStatus } from "../Domain/Job.ts"
 import { Cursor, Limit, Page } from "../Domain/Page.ts"
-import { NotFound } from "../Domain/Problem.ts"
+import { Conflict, NotFound } from "../Domain/Problem.ts"
 import { Authentication } from "../Tenancy.ts"
 
 const JobPath = Schema.Struct({ job_id: Schema.String })
@@ -27,6 +27,14 @@ export class JobsApi extends HttpApiGroup.make("jobs")
       .addSuccess(Job)
       .addError(NotFound)
       .annotate(OpenApi.Summary, "One job with node counts by status")
+  )
+  .add(
+    HttpApiEndpoint.post("cancel", "/v1/jobs/:job_id/cancel")
+      .setPath(JobPath)
+      .addSuccess(Job)
+      .addError(NotFound)
+      .addError(Conflict)
+      .annotate(OpenApi.Summary, "Cancel a job: no new leases, running workers told at heartbeat, ends cancelled")
   )
   .add(
     HttpApiEndpoint.get("nodes", "/v1/jobs/:job_id/nodes")
