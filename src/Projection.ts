@@ -167,6 +167,8 @@ export const projectJobEvent = (
       return { job: next, nodes: [{ ...touched(event.node_id), status: "ready", ready_at: event.ready_at, updated_at: event.at }] }
     case "NodeReady":
       return { job: next, nodes: event.node_ids.map((id) => ({ ...touched(id), status: "ready", updated_at: event.at })) }
+    case "NodeSkipped":
+      return { job: next, nodes: event.node_ids.map((id) => ({ ...touched(id), status: "skipped", error: { message: event.reason }, updated_at: event.at })) }
     case "JobCancelRequested":
       return { job: { ...next, status: "cancelling" }, nodes: [] }
     case "JobCancelled":
@@ -180,4 +182,4 @@ export const projectJobEvent = (
 
 /** The node ids a job event touches (what the live path loads before projecting). */
 export const touchedNodes = (event: JobEvent): ReadonlyArray<string> =>
-  event._tag === "NodeReady" || event._tag === "JobCancelled" ? event.node_ids : "node_id" in event ? [event.node_id] : []
+  event._tag === "NodeReady" || event._tag === "JobCancelled" || event._tag === "NodeSkipped" ? event.node_ids : "node_id" in event ? [event.node_id] : []

@@ -189,13 +189,46 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
     })
 
     /** Dependents of a job whose dependencies have all succeeded, given the nodes just settled. */
+    /**
+     * Pending dependents of the just-settled nodes whose dependencies are all settled — succeeded,
+     * skipped, or a fit that failed for good (§7: a failed fit does not stop the run) — with at least
+     * one success among them.
+     */
     const newlyReady = (jobId: string, settled: ReadonlyArray<string>) =>
       sql<{ node_id: string }>`
         SELECT c.node_id FROM computation_node c
         WHERE c.job_id = ${jobId} AND c.status = 'pending' AND c.deps && ${settled as Array<string>}::text[]
           AND NOT EXISTS (SELECT 1 FROM unnest(c.deps) d(id) JOIN computation_node x ON x.node_id = d.id
-                          WHERE x.status <> 'succeeded' AND NOT (x.node_id = ANY(${settled as Array<string>}::text[])))
+                          WHERE NOT (x.status IN ('succeeded', 'skipped') OR (x.status = 'failed' AND x.kind = 'fit')))
+          AND EXISTS (SELECT 1 FROM unnest(c.deps) d(id) JOIN computation_node x ON x.node_id = d.id WHERE x.status = 'succeeded')
         ORDER BY c.ordinal`.pipe(Effect.map((rows) => rows.map((r) => r.node_id)))
+
+    /** After a fit failed for good: drop its family when no trial of it can succeed; fail the job when no family can. */
+    const afterFitFailure = (node: NodeRow, at: string, metadata: EventMetadata) =>
+      Effect.gen(function*() {
+        const family = String((node.params as { family?: unknown }).family)
+        const [count] = yield* sql<{ family_alive: number; alive: number }>`
+          SELECT count(*) FILTER (WHERE status <> 'failed' AND params->>'family' = ${family})::int AS family_alive,
+                 count(*) FILTER (WHERE status <> 'failed')::int AS alive
+          FROM computation_node WHERE job_id = ${node.job_id} AND kind = 'fit'`
+        if (count!.alive === 0) {
+          yield* appendToJob(node.job_id, [{ _tag: "JobFailed", job_id: node.job_id, reason: "no family had a successful trial: every fit failed", at }], metadata)
+          return
+        }
+        const settled = [node.node_id]
+        if (count!.family_alive === 0) {
+          const dropped = yield* sql<{ node_id: string }>`
+            SELECT node_id FROM computation_node WHERE job_id = ${node.job_id} AND status = 'pending'
+              AND kind IN ('select', 'refit') AND params->>'family' = ${family} ORDER BY ordinal`
+          const ids = dropped.map((r) => r.node_id)
+          if (ids.length > 0) {
+            yield* appendToJob(node.job_id, [{ _tag: "NodeSkipped", job_id: node.job_id, node_ids: ids, reason: `family ${family} dropped: no trial succeeded`, at }], metadata)
+            settled.push(...ids)
+          }
+        }
+        const ready = yield* newlyReady(node.job_id, settled)
+        if (ready.length > 0) yield* appendToJob(node.job_id, [{ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at }], metadata)
+      })
 
     const complete = Effect.fn("Workers.complete")(function*(tenant: string, nodeId: string, token: string, result: unknown, metadata: EventMetadata) {
       return yield* Effect.gen(function*() {
@@ -203,11 +236,15 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         const at = new Date().toISOString()
         const events: Array<JobEvent> = [{ _tag: "NodeSucceeded", job_id: node.job_id, node_id: nodeId, result: result ?? null, at }]
         const cancelling = jobStatus === "cancelling"
-        const ready = cancelling ? [] : yield* newlyReady(node.job_id, [nodeId])
-        if (ready.length > 0) events.push({ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at })
-        if (node.kind === "finalize" && !cancelling) events.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
         yield* appendToJob(node.job_id, events, metadata)
-        if (cancelling) yield* settleCancelling(node.job_id, at, metadata)
+        if (cancelling) {
+          yield* settleCancelling(node.job_id, at, metadata)
+          return { status: "succeeded" as const, ready: 0 }
+        }
+        const ready = yield* newlyReady(node.job_id, [nodeId])
+        const next: Array<JobEvent> = ready.length > 0 ? [{ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at }] : []
+        if (node.kind === "finalize") next.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
+        yield* appendToJob(node.job_id, next, metadata)
         return { status: "succeeded" as const, ready: ready.length }
       }).pipe(sql.withTransaction)
     })
@@ -223,12 +260,13 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         if (retry) {
           const ready_at = new Date(now.getTime() + backoffSeconds(node.attempts) * 1000).toISOString()
           events.push({ _tag: "NodeRetryScheduled", job_id: node.job_id, node_id: nodeId, ready_at, at })
-        } else if (!cancelling) {
-          // Until the family-drop policy lands (§7), a node that cannot finish fails its job.
+        } else if (!cancelling && node.kind !== "fit") {
+          // Only fits may fail without ending the run (§7): any other node that cannot finish fails its job.
           events.push({ _tag: "JobFailed", job_id: node.job_id, reason: `node ${nodeId} failed after ${node.attempts} attempt(s): ${error.message}`, at })
         }
         yield* appendToJob(node.job_id, events, metadata)
         if (cancelling) yield* settleCancelling(node.job_id, at, metadata)
+        else if (!retry && node.kind === "fit") yield* afterFitFailure(node, at, metadata)
         return { status: retry ? "retry_scheduled" as const : "failed" as const }
       }).pipe(sql.withTransaction)
     })

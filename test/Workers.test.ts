@@ -129,6 +129,40 @@ for (const deployment of deployments) {
         expectProblem(yield* post(`/v1/jobs/job_nope/cancel`, {}), 404)
       }))
 
+    it.effect("a family whose every trial failed is dropped and said so; the job still succeeds; no family left fails it", () =>
+      Effect.gen(function*() {
+        const dataset = (yield* uploadRaw(csv, "text/csv", "tiny")).body.dataset_id
+        const body = (seed: number) => ({ dataset_id: dataset, task: { type: "regression", target: "y" }, models: ["xgboost", "tabm"], n_trials: 1, seed })
+        const drive = (jobId: string, failFamilies: ReadonlyArray<string>) =>
+          Effect.gen(function*() {
+            for (let round = 0; round < 12; round++) {
+              const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 20 })).body
+              const mine = leases.filter((l: any) => l.job_id === jobId)
+              for (const l of leases.filter((l: any) => l.job_id !== jobId)) yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token })
+              if (mine.length === 0 && leases.length === 0) break
+              for (const l of mine) {
+                if (l.kind === "fit" && failFamilies.includes(l.params.family)) {
+                  yield* post(`/v1/nodes/${l.node_id}/fail`, { lease_token: l.lease_token, error: { message: "diverged", retryable: false } })
+                } else {
+                  yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: { ok: true } })
+                }
+              }
+            }
+            return (yield* get(`/v1/jobs/${jobId}`)).body
+          })
+        const partial = (yield* post("/v1/trainer/run", body(7))).body.job_id
+        const job = yield* drive(partial, ["xgboost"])
+        expect(job.status).toBe("succeeded")
+        expect(job.nodes).toMatchObject({ total: 8, succeeded: 5, failed: 1, skipped: 2 })
+        const skipped = (yield* get(`/v1/jobs/${partial}/nodes?status=skipped`)).body.items
+        expect(skipped.map((n: any) => n.key).sort()).toEqual(["refit.xgboost", "select.xgboost"])
+        expect(skipped[0].error.message).toContain("family xgboost dropped")
+        const none = (yield* post("/v1/trainer/run", body(8))).body.job_id
+        const failed = yield* drive(none, ["xgboost", "tabm"])
+        expect(failed.status).toBe("failed")
+        expect(failed.result.reason).toContain("no family had a successful trial")
+      }))
+
     it.effect("replay of a log with leases, successes, retries and failures finds zero differences", () =>
       Effect.gen(function*() {
         const replay = yield* Replay

@@ -53,13 +53,15 @@ export const NodeLeaseExpired = Schema.TaggedStruct("NodeLeaseExpired", { ...nod
 export const NodeRetryScheduled = Schema.TaggedStruct("NodeRetryScheduled", { ...nodeRef, ready_at: Schema.String })
 /** Dependents whose dependencies are all settled. */
 export const NodeReady = Schema.TaggedStruct("NodeReady", { job_id: Schema.String, node_ids: Schema.Array(Schema.String), at: Schema.String })
+/** Nodes that will not run, and why (a family with no successful trial is dropped, §7). */
+export const NodeSkipped = Schema.TaggedStruct("NodeSkipped", { job_id: Schema.String, node_ids: Schema.Array(Schema.String), reason: Schema.String, at: Schema.String })
 export const JobCancelRequested = Schema.TaggedStruct("JobCancelRequested", { job_id: Schema.String, at: Schema.String })
 /** The job ended cancelled; `node_ids` are the nodes that will now never run. */
 export const JobCancelled = Schema.TaggedStruct("JobCancelled", { job_id: Schema.String, node_ids: Schema.Array(Schema.String), at: Schema.String })
 export const JobSucceeded = Schema.TaggedStruct("JobSucceeded", { job_id: Schema.String, result: Schema.Unknown, at: Schema.String })
 export const JobFailed = Schema.TaggedStruct("JobFailed", { job_id: Schema.String, reason: Schema.String, at: Schema.String })
 
-export const JobEvent = Schema.Union(NodeLeased, NodeHeartbeat, NodeSucceeded, NodeFailed, NodeLeaseExpired, NodeRetryScheduled, NodeReady, JobCancelRequested, JobCancelled, JobSucceeded, JobFailed)
+export const JobEvent = Schema.Union(NodeLeased, NodeHeartbeat, NodeSucceeded, NodeFailed, NodeLeaseExpired, NodeRetryScheduled, NodeReady, NodeSkipped, JobCancelRequested, JobCancelled, JobSucceeded, JobFailed)
 export type JobEvent = typeof JobEvent.Type
 
 export const DomainEvent = Schema.Union(DatasetRegistered, JobSubmitted, JobEvent)
@@ -76,6 +78,7 @@ export const currentSchemaVersion: Record<DomainEvent["_tag"], number> = {
   NodeLeaseExpired: 1,
   NodeRetryScheduled: 1,
   NodeReady: 1,
+  NodeSkipped: 1,
   JobCancelRequested: 1,
   JobCancelled: 1,
   JobSucceeded: 1,
