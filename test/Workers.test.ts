@@ -47,6 +47,15 @@ for (const deployment of deployments) {
         expect(events.at(-1).type).toBe("JobSucceeded")
         expect(events.filter((e: any) => e.type === "NodeLeased")).toHaveLength(6)
         expect(events.filter((e: any) => e.type === "NodeSucceeded")).toHaveLength(6)
+        // A succeeded job is a model to distil from (teacher_model_id).
+        const dataset = job.dataset_id
+        const student = yield* post("/v1/trainer/run", { dataset_id: dataset, task: { type: "regression", target: "y" }, models: ["xgboost"], n_trials: 1, teacher_model_id: jobId })
+        expect(student.status, JSON.stringify(student.body)).toBe(200)
+        const graph = (yield* get(`/v1/jobs/${student.body.job_id}`)).body.graph.by_kind
+        expect(graph).toMatchObject({ synth: 1, teacher_predict: 1 })
+        const [teacherNode] = (yield* get(`/v1/jobs/${student.body.job_id}/nodes?kind=teacher_predict`)).body.items
+        expect(teacherNode).toMatchObject({ requires: "teacher_predict", params: { teacher: { kind: "model", model_id: jobId } } })
+        expect((yield* post(`/v1/jobs/${student.body.job_id}/cancel`, {})).body.status).toBe("cancelled")
       }))
 
     it.effect("a stale or foreign lease token is a 409 and changes nothing; retries back off; a final failure fails the job", () =>
