@@ -2,13 +2,14 @@
 // default. Baseline in the same run: DuckDB alone reading every cell of the same file as text
 // (the floor of any profiling), so figures are quoted as ratios on this shared, noisy machine.
 import { DuckDBInstance } from "@duckdb/node-api"
-import { FetchHttpClient, HttpBody, HttpClient, HttpServer } from "@effect/platform"
-import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
+import { HttpBody, HttpClient, HttpServer } from "@effect/platform"
+import { ConfigProvider, Effect, Exit, Layer, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { AppConfig } from "../src/Config.ts"
 import { ServerLive } from "../src/Http.ts"
+import { runBench, writeResults } from "./Support.ts"
 import { freshBucket, freshDatabase, S3_CREDENTIALS, S3_ENDPOINT } from "../test/support/Deployments.ts"
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
@@ -113,15 +114,7 @@ const program = Effect.gen(function*() {
     results: results.map((r: any) => ({ ...r, ...(r.register_median_ms ? { ratio_to_duckdb_read: Number((r.register_median_ms / baseline).toFixed(2)) } : {}) }))
   }
   console.log(JSON.stringify(report, null, 2))
-  Fs.mkdirSync(NodePath.join(import.meta.dirname, "results"), { recursive: true })
-  Fs.writeFileSync(NodePath.join(import.meta.dirname, "results", "registry.json"), JSON.stringify(report, null, 2))
+  writeResults("registry", report)
 }).pipe(Effect.ensuring(Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))))
 
-program.pipe(
-  Effect.provide(FetchHttpClient.layer),
-  Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-  Effect.runPromise
-).catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+runBench(program)

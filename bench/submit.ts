@@ -3,9 +3,9 @@
 // graph, on embedded and on PostgreSQL. Baselines in the same run, on the same database:
 // (a) the raw ceiling — the same event + job + node rows inserted by plain SQL, one transaction
 // per job, no HTTP, validation or upload; (b) pg-boss 10 inserting one queue job per node.
-import { FetchHttpClient, HttpBody, HttpClient, HttpServer } from "@effect/platform"
+import { HttpBody, HttpClient, HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, Scope } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -14,6 +14,7 @@ import PgBoss from "pg-boss"
 import { AppConfig } from "../src/Config.ts"
 import { ServerLive } from "../src/Http.ts"
 import { projectJobSubmitted } from "../src/Projection.ts"
+import { runBench, writeResults } from "./Support.ts"
 import { freshDatabase } from "../test/support/Deployments.ts"
 
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,8,32").split(",").map(Number)
@@ -159,15 +160,7 @@ const program = Effect.gen(function*() {
     "|---|---|---|---|---|---|---|---|---|",
     ...results.map(line)
   ].join("\n"))
-  Fs.mkdirSync(NodePath.join(import.meta.dirname, "results"), { recursive: true })
-  Fs.writeFileSync(NodePath.join(import.meta.dirname, "results", "submit.json"), JSON.stringify(results, null, 2))
+  writeResults("submit", results)
 }).pipe(Effect.ensuring(Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))))
 
-program.pipe(
-  Effect.provide(FetchHttpClient.layer),
-  Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-  Effect.runPromise
-).catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+runBench(program)
