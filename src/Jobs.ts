@@ -1,9 +1,18 @@
 // The read side of jobs: the projections as the API shows them, always scoped to the tenant.
 import { SqlClient } from "@effect/sql"
-import { Data, Effect, Schema } from "effect"
+import { Chunk, Data, Effect, Option, Schema, Stream } from "effect"
 import { StoredEvent } from "./Domain/Events.ts"
 import { Job, JobNode } from "./Domain/Job.ts"
 import { DEFAULT_LIMIT, encodeCursor } from "./Domain/Page.ts"
+import { JobSignals } from "./JobSignals.ts"
+
+/** The events after which a job's stream has nothing more to say. */
+export const terminalEvents: ReadonlySet<string> = new Set(["JobSucceeded", "JobFailed", "JobCancelled"])
+const terminalStatuses = new Set(["succeeded", "failed", "cancelled"])
+
+/** How often a follower looks for events written by other replicas (this process's own wake it at once). */
+const FOLLOW_POLL_MILLIS = 500
+const FOLLOW_BATCH = 500
 
 export class JobNotFound extends Data.TaggedError("JobNotFound")<{ readonly jobId: string }> {}
 
@@ -43,9 +52,13 @@ const toJob = (r: JobRow) =>
     ...(r.result !== null && r.result !== undefined ? { result: r.result } : {})
   })
 
+const toStoredEvent = (r: any) =>
+  new StoredEvent({ ...r, position: Number(r.position), recorded_at: (r.recorded_at as Date).toISOString() })
+
 export class Jobs extends Effect.Service<Jobs>()("Jobs", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const signals = yield* JobSignals
 
     const select = sql`
       SELECT j.job_id, j.dataset_id, j.status, j.request, j.trainer_uri, j.trainer_sha256, j.graph_summary, j.result,
@@ -126,12 +139,55 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
         SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at FROM events
         WHERE stream_id = ${jobId} ${q.cursor !== undefined ? sql`AND stream_version > ${q.cursor}` : sql``}
         ORDER BY stream_version LIMIT ${limit + 1}`
-      const items = rows.slice(0, limit).map((r: any) =>
-        new StoredEvent({ ...r, position: Number(r.position), recorded_at: (r.recorded_at as Date).toISOString() })
-      )
+      const items = rows.slice(0, limit).map(toStoredEvent)
       return { items, next_cursor: rows.length > limit ? encodeCursor(rows[limit - 1]!.stream_version) : null }
     })
 
-    return { get, list, nodes, events } as const
-  })
+    const eventsAfter = (jobId: string, after: number) =>
+      sql<any>`
+        SELECT position, stream_id, stream_version, type, schema_version, data, recorded_at FROM events
+        WHERE stream_id = ${jobId} AND stream_version > ${after} ORDER BY stream_version LIMIT ${FOLLOW_BATCH}`.pipe(
+        Effect.map((rows) => rows.map(toStoredEvent))
+      )
+
+    const status = (jobId: string) =>
+      sql<{ status: string }>`SELECT status FROM jobs WHERE job_id = ${jobId}`.pipe(Effect.map((rows) => rows[0]?.status))
+
+    /**
+     * The job's events after stream version `after`, then each new one as it commits, ending after the
+     * job's terminal event. A stream's versions are gap-free in commit order: each is taken with the
+     * job row locked and the (stream_id, stream_version) key refuses a second writer of the same
+     * version, so version N+1 can only commit after N did. Reading "versions after the last one sent"
+     * therefore never skips an event that commits late, nor repeats one — the global-position gap of
+     * Postgres event stores cannot open inside one stream. `Option.none()` marks the end: with
+     * `ended` the caller learns that the job was already over with nothing left to send.
+     */
+    const follow = Effect.fn("Jobs.follow")(function*(tenant: string, jobId: string, after: number) {
+      yield* exists(tenant, jobId)
+      const finished = terminalStatuses.has((yield* status(jobId)) ?? "") && (yield* eventsAfter(jobId, after)).length === 0
+      const stream = Stream.unwrapScoped(Effect.gen(function*() {
+        const wait = yield* signals.subscribe(jobId)
+        return Stream.paginateChunkEffect({ last: after, done: false }, (state) =>
+          Effect.gen(function*() {
+            if (state.done) return [Chunk.empty<StoredEvent>(), Option.none()] as const
+            // The status is read before the events: a job seen ended has all its events committed.
+            const ended = terminalStatuses.has((yield* status(jobId)) ?? "")
+            const batch = yield* eventsAfter(jobId, state.last)
+            if (batch.length === 0) {
+              if (ended) return [Chunk.empty<StoredEvent>(), Option.none()] as const
+              yield* wait(FOLLOW_POLL_MILLIS)
+              return [Chunk.empty<StoredEvent>(), Option.some(state)] as const
+            }
+            const last = batch[batch.length - 1]!.stream_version
+            const done = batch.some((e) => terminalEvents.has(e.type))
+            return [Chunk.fromIterable(batch), Option.some({ last, done })] as const
+          })
+        )
+      }))
+      return { finished, stream }
+    })
+
+    return { get, list, nodes, events, follow } as const
+  }),
+  dependencies: [JobSignals.Default]
 }) {}

@@ -2,11 +2,12 @@
 // event appended with the job row locked (per-stream versions stay gap-free), projected by the
 // same pure function replay uses. A lease token fences every report: stale or foreign → 409.
 import { SqlClient } from "@effect/sql"
-import { Data, Effect } from "effect"
+import { Data, Effect, FiberRef, Schedule } from "effect"
 import * as Crypto from "node:crypto"
 import { AppConfig } from "./Config.ts"
 import type { EventMetadata, JobEvent } from "./Domain/Events.ts"
 import { EventLog } from "./EventLog.ts"
+import { JobSignals } from "./JobSignals.ts"
 import { type JobRow, type NodeRow, projectJobEvent, touchedNodes } from "./Projection.ts"
 
 export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{ readonly nodeId: string; readonly reason: string }> {}
@@ -21,6 +22,19 @@ export interface LeaseRequest {
   readonly lease_seconds?: number | undefined
 }
 
+/** The jobs a transaction appended to, signalled to followers once it commits. */
+const touchedJobs = FiberRef.unsafeMake<Set<string> | undefined>(undefined)
+
+/**
+ * PostgreSQL errors a transaction may hit only because another one ran at the same time: a deadlock
+ * (40P01), a serialization failure (40001), or another replica taking the same stream version first
+ * (23505 on the events' (stream_id, stream_version) key). Running the transaction again is safe.
+ */
+const isContention = (error: unknown) => {
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code
+  return code === "40P01" || code === "40001" || code === "23505"
+}
+
 /** Retry backoff: 2^attempt seconds, at most five minutes. */
 export const backoffSeconds = (attempt: number) => Math.min(300, 2 ** attempt)
 
@@ -29,6 +43,20 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
     const sql = yield* SqlClient.SqlClient
     const log = yield* EventLog
     const { limits } = yield* AppConfig
+    const signals = yield* JobSignals
+
+    /** One transaction, run again on contention; followers of the jobs it touched are woken after commit. */
+    const transact = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const touched = new Set<string>()
+        const result = yield* effect.pipe(
+          sql.withTransaction,
+          Effect.retry({ while: isContention, schedule: Schedule.jittered(Schedule.exponential("5 millis")), times: 8 }),
+          Effect.locally(touchedJobs, touched)
+        )
+        yield* signals.publish(touched)
+        return result
+      })
 
     const nodeRows = (ids: ReadonlyArray<string>) =>
       ids.length === 0
@@ -41,6 +69,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
     const appendToJob = (jobId: string, events: ReadonlyArray<JobEvent>, metadata: EventMetadata) =>
       Effect.gen(function*() {
         if (events.length === 0) return
+        ;(yield* FiberRef.get(touchedJobs))?.add(jobId)
         const [locked] = yield* sql<{ row: JobRow }>`SELECT to_jsonb(j) AS row FROM jobs j WHERE job_id = ${jobId} FOR UPDATE`
         let job = locked!.row
         const nodes = new Map((yield* nodeRows([...new Set(events.flatMap(touchedNodes))])).map((n) => [n.node_id, n]))
@@ -77,7 +106,8 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         for (const e of expired) {
           byJob.set(e.job_id, [...(byJob.get(e.job_id) ?? []), { _tag: "NodeLeaseExpired", job_id: e.job_id, node_id: e.node_id, worker_id: e.leased_by, at: now.toISOString() }])
         }
-        for (const [jobId, events] of byJob) {
+        // Jobs are locked in one order (by id) everywhere several are locked, so two writers cannot deadlock.
+        for (const [jobId, events] of [...byJob].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
           yield* appendToJob(jobId, events, { tenant: "system" })
           yield* settleCancelling(jobId, now.toISOString(), { tenant: "system" })
         }
@@ -86,8 +116,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
 
     // The sweeper: expired leases go back to ready even when no worker asks for work.
     yield* Effect.forkScoped(
-      Effect.suspend(() => expireLeases(new Date())).pipe(
-        sql.withTransaction,
+      transact(Effect.suspend(() => expireLeases(new Date()))).pipe(
         Effect.catchAllCause((cause) => Effect.logWarning("lease sweep failed", cause)),
         Effect.delay(`${limits.leaseSweepSeconds} seconds`),
         Effect.forever
@@ -117,7 +146,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         const at = new Date().toISOString()
         yield* appendToJob(jobId, [{ _tag: "JobCancelRequested", job_id: jobId, at }], metadata)
         return (yield* settleCancelling(jobId, at, metadata)) ? "cancelled" : "cancelling"
-      }).pipe(sql.withTransaction)
+      }).pipe(transact)
     })
 
     const lease = Effect.fn("Workers.lease")(function*(tenant: string, request: LeaseRequest, metadata: EventMetadata) {
@@ -134,11 +163,18 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
           ORDER BY j.position, n.ordinal
           LIMIT ${request.max_nodes}
           FOR UPDATE OF n SKIP LOCKED`
+        // The job may have been cancelled or ended after the candidates were read: lock each job, then check.
+        const jobIds = [...new Set(candidates.map((c) => c.job_id))].sort()
+        const open = jobIds.length === 0 ? new Set<string>() : new Set((yield* sql<{ job_id: string }>`
+          SELECT job_id FROM jobs WHERE job_id IN ${sql.in(jobIds)} AND status IN ('pending', 'running')
+          ORDER BY job_id FOR UPDATE`).map((r) => r.job_id))
         const at = now.toISOString()
         const expires_at = new Date(now.getTime() + seconds * 1000).toISOString()
         const leases: Array<{ node_id: string; job_id: string; lease_token: string }> = []
         const byJob = new Map<string, Array<string>>()
-        for (const c of candidates) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c.node_id])
+        for (const c of candidates) {
+          if (open.has(c.job_id)) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c.node_id])
+        }
         for (const [jobId, ids] of byJob) {
           const current = new Map((yield* nodeRows(ids)).map((n) => [n.node_id, n]))
           const events: Array<JobEvent> = ids.map((node_id) => {
@@ -157,7 +193,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
           const r = byId.get(l.node_id)!
           return { node_id: l.node_id, job_id: l.job_id, kind: r.kind, params: r.params, deps: r.deps, lease_token: l.lease_token, expires_at, trainer: { uri: r.trainer_uri, sha256: r.trainer_sha256 } }
         })
-      }).pipe(sql.withTransaction)
+      }).pipe(transact)
     })
 
     /** The node under a valid lease: it exists for the tenant, is leased, with this token, not expired. */
@@ -185,7 +221,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         const expires_at = new Date(at.getTime() + limits.leaseSeconds * 1000).toISOString()
         yield* appendToJob(node.job_id, [{ _tag: "NodeHeartbeat", job_id: node.job_id, node_id: nodeId, expires_at, at: at.toISOString() }], metadata)
         return { expires_at, cancel: jobStatus === "cancelling" || jobStatus === "cancelled" }
-      }).pipe(sql.withTransaction)
+      }).pipe(transact)
     })
 
     /** Dependents of a job whose dependencies have all succeeded, given the nodes just settled. */
@@ -246,7 +282,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         if (node.kind === "finalize") next.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
         yield* appendToJob(node.job_id, next, metadata)
         return { status: "succeeded" as const, ready: ready.length }
-      }).pipe(sql.withTransaction)
+      }).pipe(transact)
     })
 
     const fail = Effect.fn("Workers.fail")(function*(tenant: string, nodeId: string, token: string, error: { message: string; retryable: boolean }, metadata: EventMetadata) {
@@ -268,10 +304,10 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         if (cancelling) yield* settleCancelling(node.job_id, at, metadata)
         else if (!retry && node.kind === "fit") yield* afterFitFailure(node, at, metadata)
         return { status: retry ? "retry_scheduled" as const : "failed" as const }
-      }).pipe(sql.withTransaction)
+      }).pipe(transact)
     })
 
     return { lease, heartbeat, complete, fail, cancel } as const
   }),
-  dependencies: [EventLog.Default]
+  dependencies: [EventLog.Default, JobSignals.Default]
 }) {}

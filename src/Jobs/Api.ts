@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { StoredEvent } from "../Domain/Events.ts"
 import { Job, JobNode, JobStatus, NodeStatus } from "../Domain/Job.ts"
 import { Cursor, Limit, Page } from "../Domain/Page.ts"
-import { Conflict, NotFound } from "../Domain/Problem.ts"
+import { BadRequest, Conflict, NotFound } from "../Domain/Problem.ts"
 import { Authentication } from "../Tenancy.ts"
 
 const JobPath = Schema.Struct({ job_id: Schema.String })
@@ -52,10 +52,24 @@ export class JobsApi extends HttpApiGroup.make("jobs")
   .add(
     HttpApiEndpoint.get("events", "/v1/jobs/:job_id/events")
       .setPath(JobPath)
-      .setUrlParams(Schema.Struct({ limit: Schema.optional(Limit), cursor: Schema.optional(Cursor) }))
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(Limit),
+        cursor: Schema.optional(Cursor),
+        follow: Schema.optional(Schema.BooleanFromString)
+      }))
       .addSuccess(Page(StoredEvent))
+      .addError(BadRequest)
       .addError(NotFound)
-      .annotate(OpenApi.Summary, "The job's events in order")
+      .annotate(OpenApi.Summary, "The job's events in order; `?follow=true` streams them (Server-Sent Events)")
+      .annotate(
+        OpenApi.Description,
+        "With `follow=true` the answer is `text/event-stream`: every event after `Last-Event-ID` (or after " +
+          "`cursor`, or from the start) as `id: <stream_version>`, `event: <type>`, `data: <the event as JSON>`, " +
+          "then each new one as it commits, ending after the job's terminal event (JobSucceeded, JobFailed, " +
+          "JobCancelled). A reconnect with the last id received resumes without a gap or a repeat; reconnecting " +
+          "to a finished job with nothing left answers 204 so EventSource stops. A comment line every 15 s keeps " +
+          "idle connections open."
+      )
   )
   .middleware(Authentication)
 {}

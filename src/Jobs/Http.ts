@@ -1,8 +1,9 @@
 // HTTP handlers of the jobs read side.
-import { HttpApiBuilder } from "@effect/platform"
-import { Effect } from "effect"
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Schedule, Stream } from "effect"
 import { Api } from "../Api.ts"
-import { Conflict, NotFound, ServiceUnavailable } from "../Domain/Problem.ts"
+import type { StoredEvent } from "../Domain/Events.ts"
+import { BadRequest, Conflict, FieldError, NotFound, ServiceUnavailable } from "../Domain/Problem.ts"
 import { Jobs, type JobNotFound } from "../Jobs.ts"
 import { CurrentTenant } from "../Tenancy.ts"
 import { Workers } from "../Workers.ts"
@@ -11,6 +12,24 @@ const errors = {
   JobNotFound: (e: JobNotFound) => Effect.fail(NotFound.of(`no job ${e.jobId}`)),
   SqlError: () => Effect.fail(ServiceUnavailable.of("the database is unavailable"))
 }
+
+const encoder = new TextEncoder()
+const sseEvent = (e: StoredEvent) => encoder.encode(`id: ${e.stream_version}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
+const keepAlive = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(Stream.as(encoder.encode(": keep-alive\n\n")))
+
+/** Where a follower resumes: `Last-Event-ID` (a stream version this API sent) wins over `cursor`. */
+const resumeFrom = (cursor: number | undefined) =>
+  Effect.gen(function*() {
+    const header = (yield* HttpServerRequest.HttpServerRequest).headers["last-event-id"]
+    if (header === undefined || header.trim() === "") return cursor ?? 0
+    const value = header.trim()
+    if (!/^\d{1,15}$/.test(value)) {
+      return yield* Effect.fail(BadRequest.of("Last-Event-ID is not an event id from this API", [
+        new FieldError({ path: "/header/last-event-id", message: "must be the id (a stream version, a whole number) of an event this stream sent" })
+      ]))
+    }
+    return Number(value)
+  })
 
 export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
   Effect.gen(function*() {
@@ -32,6 +51,24 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
           )
         ).pipe(Effect.catchTags(errors)))
       .handle("nodes", ({ path, urlParams }) => withTenant((t) => jobs.nodes(t, path.job_id, urlParams)).pipe(Effect.catchTags(errors)))
-      .handle("events", ({ path, urlParams }) => withTenant((t) => jobs.events(t, path.job_id, urlParams)).pipe(Effect.catchTags(errors)))
+      .handle("events", ({ path, urlParams }) =>
+        withTenant((t) =>
+          Effect.gen(function*() {
+              if (urlParams.follow !== true) return yield* jobs.events(t, path.job_id, urlParams)
+              const after = yield* resumeFrom(urlParams.cursor)
+              const { finished, stream } = yield* jobs.follow(t, path.job_id, after)
+              if (finished && after > 0) return HttpServerResponse.empty({ status: 204 })
+              const body = Stream.make(encoder.encode("retry: 1000\n\n")).pipe(
+                Stream.concat(stream.pipe(Stream.map(sseEvent))),
+                Stream.merge(keepAlive, { haltStrategy: "left" }),
+                // A database failure mid-stream ends it; the client resumes from its Last-Event-ID.
+                Stream.catchAll(() => Stream.empty)
+              )
+              return HttpServerResponse.stream(body, {
+                contentType: "text/event-stream",
+                headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+              })
+            })
+        ).pipe(Effect.catchTags(errors)))
   })
 )
