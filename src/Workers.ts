@@ -220,7 +220,8 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         const at = new Date()
         const expires_at = new Date(at.getTime() + limits.leaseSeconds * 1000).toISOString()
         yield* appendToJob(node.job_id, [{ _tag: "NodeHeartbeat", job_id: node.job_id, node_id: nodeId, expires_at, at: at.toISOString() }], metadata)
-        return { expires_at, cancel: jobStatus === "cancelling" || jobStatus === "cancelled" }
+        // Stop work nobody will use: the job is being cancelled, or already ended (a failed job keeps no results).
+        return { expires_at, cancel: jobStatus !== "pending" && jobStatus !== "running" }
       }).pipe(transact)
     })
 
@@ -277,6 +278,8 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
           yield* settleCancelling(node.job_id, at, metadata)
           return { status: "succeeded" as const, ready: 0 }
         }
+        // A late result for a job that already ended is recorded, and moves nothing else.
+        if (jobStatus !== "pending" && jobStatus !== "running") return { status: "succeeded" as const, ready: 0 }
         const ready = yield* newlyReady(node.job_id, [nodeId])
         const next: Array<JobEvent> = ready.length > 0 ? [{ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at }] : []
         if (node.kind === "finalize") next.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
@@ -291,18 +294,19 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         const now = new Date()
         const at = now.toISOString()
         const cancelling = jobStatus === "cancelling"
-        const retry = error.retryable && node.attempts < limits.maxAttempts && !cancelling
+        const open = jobStatus === "pending" || jobStatus === "running"
+        const retry = error.retryable && node.attempts < limits.maxAttempts && open
         const events: Array<JobEvent> = [{ _tag: "NodeFailed", job_id: node.job_id, node_id: nodeId, error, attempt: node.attempts, final: !retry, at }]
         if (retry) {
           const ready_at = new Date(now.getTime() + backoffSeconds(node.attempts) * 1000).toISOString()
           events.push({ _tag: "NodeRetryScheduled", job_id: node.job_id, node_id: nodeId, ready_at, at })
-        } else if (!cancelling && node.kind !== "fit") {
+        } else if (open && node.kind !== "fit") {
           // Only fits may fail without ending the run (§7): any other node that cannot finish fails its job.
           events.push({ _tag: "JobFailed", job_id: node.job_id, reason: `node ${nodeId} failed after ${node.attempts} attempt(s): ${error.message}`, at })
         }
         yield* appendToJob(node.job_id, events, metadata)
         if (cancelling) yield* settleCancelling(node.job_id, at, metadata)
-        else if (!retry && node.kind === "fit") yield* afterFitFailure(node, at, metadata)
+        else if (open && !retry && node.kind === "fit") yield* afterFitFailure(node, at, metadata)
         return { status: retry ? "retry_scheduled" as const : "failed" as const }
       }).pipe(transact)
     })

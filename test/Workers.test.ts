@@ -172,6 +172,32 @@ for (const deployment of deployments) {
         expect(failed.result.reason).toContain("no family had a successful trial")
       }))
 
+    it.effect("a job that failed stays failed: late reports are recorded, workers are told to stop, nothing fails it twice", () =>
+      Effect.gen(function*() {
+        const dataset = (yield* uploadRaw(csv, "text/csv", "tiny")).body.dataset_id
+        const jobId = (yield* post("/v1/trainer/run", { dataset_id: dataset, task: { type: "regression", target: "y" }, models: ["xgboost", "tabm"], n_trials: 1, seed: 9 })).body.job_id
+        const selects: Array<any> = []
+        for (let round = 0; round < 6 && selects.length < 2; round++) {
+          const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 10 })).body
+          for (const l of leases) {
+            if (l.kind === "select") selects.push(l)
+            else yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token })
+          }
+        }
+        expect(selects.map((l) => l.job_id)).toEqual([jobId, jobId])
+        const [a, b] = selects
+        expect((yield* post(`/v1/nodes/${a.node_id}/fail`, { lease_token: a.lease_token, error: { message: "broken select", retryable: false } })).body.status).toBe("failed")
+        expect((yield* get(`/v1/jobs/${jobId}`)).body.status).toBe("failed")
+        expect((yield* post(`/v1/nodes/${b.node_id}/heartbeat`, { lease_token: b.lease_token })).body.cancel).toBe(true)
+        expect((yield* post(`/v1/nodes/${b.node_id}/fail`, { lease_token: b.lease_token, error: { message: "also broken", retryable: true } })).body.status).toBe("failed")
+        const job = (yield* get(`/v1/jobs/${jobId}`)).body
+        expect(job.status).toBe("failed")
+        expect(job.result.reason).toContain("broken select")
+        const types = (yield* get(`/v1/jobs/${jobId}/events?limit=500`)).body.items.map((e: any) => e.type)
+        expect(types.filter((t: string) => t === "JobFailed")).toHaveLength(1)
+        expect(types.at(-1)).toBe("NodeFailed")
+      }))
+
     it.effect("replay of a log with leases, successes, retries and failures finds zero differences", () =>
       Effect.gen(function*() {
         const replay = yield* Replay
