@@ -180,11 +180,15 @@ export const NodeServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, ({ host, port }) => NodeHttpServer.layer(createServer, { host, port }))
 )
 
-/** The whole service on Node's HTTP server, printing where it listens (PORT=0: the port chosen). */
+/**
+ * The whole service on Node's HTTP server, printing where it listens (PORT=0: the port chosen).
+ * The services (database, migrations, object store) are built before the server listens: a
+ * connection accepted before the routes are installed would never be answered.
+ */
 export const ServerLive = HttpAppLive.pipe(
-  Layer.provideMerge(ServicesLive),
-  Layer.provide(guardExposure),
   HttpServer.withLogAddress,
-  Layer.provideMerge(NodeServerLive)
+  Layer.provideMerge(NodeServerLive),
+  Layer.provideMerge(ServicesLive),
+  Layer.provide(guardExposure)
 )
 

@@ -30,7 +30,26 @@ export const sqlFileLoader = (dir: string): Migrator.Loader =>
     catch: (cause) => new Migrator.MigrationError({ reason: "import-error", message: `cannot read ${dir}`, cause })
   })
 
-export const migrate = Migrator.make({})({ loader: sqlFileLoader(migrationsDir), table: "schema_migrations" })
+const runMigrations = Migrator.make({})({ loader: sqlFileLoader(migrationsDir), table: "schema_migrations" })
+
+/**
+ * Migrates; safe when several replicas start at once on an empty database. The Migrator creates its
+ * table after a check that two processes can pass together (the second CREATE then fails), so the
+ * table is made here first, under a transaction-scoped advisory lock; the Migrator's own table lock
+ * then serialises the migrations themselves.
+ */
+export const migrate = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`SELECT pg_advisory_xact_lock(hashtext('trainer-run:schema_migrations'))`.pipe(
+    Effect.zipRight(sql`CREATE TABLE IF NOT EXISTS schema_migrations (
+      migration_id integer primary key,
+      created_at timestamp with time zone not null default now(),
+      name text not null
+    )`),
+    sql.withTransaction
+  )
+  return yield* runMigrations
+})
 
 /** Refuses a second process on the same embedded data directory (PGlite has one writer). */
 const lockDataDir = (dir: string) =>

@@ -7,12 +7,12 @@ import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import pg from "pg"
 import { freshDatabase, postgresS3, testServer } from "./support/Deployments.ts"
 import { send, uploadRaw } from "./support/Http.ts"
+import { freePort, Service, sleep } from "./support/Processes.ts"
 
 const csv = "x,y\n" + Array.from({ length: 40 }, (_, i) => `${i},${i * 2 + (i % 3)}`).join("\n") + "\n"
 const runBody = (dataset_id: string, seed: number) => ({ dataset_id, task: { type: "regression", target: "y" }, models: ["xgboost"], n_trials: 4, cv_folds: 3, seed })
@@ -55,14 +55,6 @@ layer(testServer(postgresS3, { SCHEDULER_INBOX_SIZE: "1", SCHEDULER_BATCH_SIZE: 
       }))
   }
 )
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const root = NodePath.join(import.meta.dirname, "..")
 
@@ -165,5 +157,41 @@ describe("kill -9 during submissions", () => {
       // The kill really landed mid-burst: some were acknowledged, some were not.
       expect(acknowledged.length).toBeGreaterThanOrEqual(8)
       expect(acknowledged.length).toBeLessThan(60)
+    })), 120_000)
+})
+
+describe("start-up", () => {
+  it("a request sent while the service starts is refused or answered, never left hanging", async () => {
+    const dataDir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "trainer-startup-"))
+    const service = new Service(await freePort(), { DATA_DIR: dataDir })
+    const outcomes: Array<string> = []
+    try {
+      // The embedded database takes seconds to start on an empty DATA_DIR: ask all along.
+      for (let i = 0; i < 600 && !outcomes.includes("200"); i++) {
+        outcomes.push(await fetch(`${service.base}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
+          (r) => String(r.status),
+          (e: Error) => (e.name === "TimeoutError" ? "hung" : "refused")
+        ))
+        await sleep(20)
+      }
+    } finally {
+      await service.stop()
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+    }
+    expect(outcomes.filter((o) => o !== "refused")).toEqual(["200"])
+  }, 60_000)
+
+  it.live("replicas started together on an empty database all come up (migrations run once)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const db = yield* freshDatabase
+      const dataDir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "trainer-replicas-start-"))
+      const services = yield* Effect.promise(() => Promise.all([1, 2, 3].map(() => Service.start({ DATABASE_URL: db.url, DATA_DIR: dataDir }))))
+      yield* Effect.promise(() => Promise.all(services.map((s) => s.stop())))
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+      const client = new pg.Client({ connectionString: db.url })
+      yield* Effect.promise(() => client.connect())
+      const { rows } = yield* Effect.promise(() => client.query("SELECT migration_id FROM schema_migrations ORDER BY 1"))
+      yield* Effect.promise(() => client.end())
+      expect(rows.map((r) => r.migration_id)).toEqual([1, 2, 3, 4])
     })), 120_000)
 })

@@ -1,0 +1,81 @@
+// A simulated worker speaking the §7 protocol over plain HTTP, as a worker in any language would:
+// lease → (heartbeat) → complete or fail, with failover across API replicas and safe retries of its
+// reports (a lease token fences them, so a repeated report is refused, never applied twice).
+//
+//   node --import tsx scripts/sim-worker.ts --url http://127.0.0.1:8080[,http://…] [--id w1]
+//     [--token T] [--caps prepare,fit:xgboost | --caps all] [--max-nodes 2] [--work-ms 50]
+//     [--fail-rate 0] [--lease-seconds 60] [--until-idle-ms 0] [--seed 1]
+//
+// It prints one line per step (`leased <node_id>`, `completed <node_id>`, `failed <node_id>`,
+// `refused <node_id> <status>`) so a supervisor can tell what it holds; it exits 0 after
+// --until-idle-ms without work (0: never).
+
+const args = new Map<string, string>()
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
+
+const urls = (args.get("url") ?? "http://127.0.0.1:8080").split(",")
+const id = args.get("id") ?? `sim-${process.pid}`
+const token = args.get("token")
+const caps = (args.get("caps") ?? "all") === "all" ? null : args.get("caps")!.split(",")
+const maxNodes = Number(args.get("max-nodes") ?? 2)
+const workMs = Number(args.get("work-ms") ?? 50)
+const failRate = Number(args.get("fail-rate") ?? 0)
+const leaseSeconds = args.has("lease-seconds") ? Number(args.get("lease-seconds")) : undefined
+const untilIdleMs = Number(args.get("until-idle-ms") ?? 0)
+let seed = Number(args.get("seed") ?? process.pid)
+const random = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648
+  return seed / 2147483648
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+let current = 0
+
+/** POSTs to the current replica; on a network error or 5xx tries the next one, with backoff. */
+const call = async (path: string, body: unknown): Promise<{ status: number; body: any }> => {
+  for (let attempt = 0;; attempt++) {
+    const base = urls[current % urls.length]
+    try {
+      const response = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000)
+      })
+      const text = await response.text()
+      if (response.status < 500) return { status: response.status, body: text ? JSON.parse(text) : null }
+    } catch {
+      // connection refused, reset or timed out: another replica may answer
+    }
+    current++
+    await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)))
+  }
+}
+
+let idleSince = Date.now()
+for (;;) {
+  const leased = await call("/v1/workers/lease", { worker_id: id, capabilities: caps, max_nodes: maxNodes, ...(leaseSeconds ? { lease_seconds: leaseSeconds } : {}) })
+  const leases: Array<{ node_id: string; lease_token: string; expires_at: string }> = leased.status === 200 ? leased.body.leases : []
+  if (leases.length === 0) {
+    if (untilIdleMs > 0 && Date.now() - idleSince > untilIdleMs) break
+    await sleep(100)
+    continue
+  }
+  idleSince = Date.now()
+  for (const l of leases) console.log(`leased ${l.node_id}`)
+  for (const l of leases) {
+    const work = workMs * (0.5 + random())
+    await sleep(work / 2)
+    const beat = await call(`/v1/nodes/${l.node_id}/heartbeat`, { lease_token: l.lease_token })
+    if (beat.status !== 200 || beat.body.cancel) {
+      console.log(`refused ${l.node_id} ${beat.status}${beat.body?.cancel ? " cancel" : ""}`)
+      continue
+    }
+    await sleep(work / 2)
+    const failing = random() < failRate
+    const report = failing
+      ? await call(`/v1/nodes/${l.node_id}/fail`, { lease_token: l.lease_token, error: { message: "simulated failure", retryable: random() < 0.7 } })
+      : await call(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: { uri: `mem://${id}/${l.node_id}` } })
+    console.log(report.status === 200 ? `${failing ? "failed" : "completed"} ${l.node_id}` : `refused ${l.node_id} ${report.status}`)
+  }
+}
