@@ -21,6 +21,9 @@ export const schedulerBatchSize = Metric.histogram(
   MetricBoundaries.exponential({ start: 1, factor: 2, count: 9 }),
   "Submissions committed per scheduler transaction"
 )
+export const nodeEvents = Metric.counter("node_events_total", {
+  description: "Committed worker-protocol events by type (NodeLeased, NodeSucceeded, NodeFailed, NodeLeaseExpired, NodeRetryScheduled, JobCancelled, ...)"
+})
 export const stageDuration = Metric.histogram(
   "trainer_stage_duration_seconds",
   MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 }),

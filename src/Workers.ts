@@ -2,12 +2,13 @@
 // event appended with the job row locked (per-stream versions stay gap-free), projected by the
 // same pure function replay uses. A lease token fences every report: stale or foreign → 409.
 import { SqlClient } from "@effect/sql"
-import { Data, Effect, FiberRef, Schedule } from "effect"
+import { Data, Effect, FiberRef, Metric, Schedule } from "effect"
 import * as Crypto from "node:crypto"
 import { AppConfig } from "./Config.ts"
 import type { EventMetadata, JobEvent } from "./Domain/Events.ts"
 import { EventLog } from "./EventLog.ts"
 import { JobSignals } from "./JobSignals.ts"
+import { nodeEvents } from "./Metrics.ts"
 import { type JobRow, type NodeRow, projectJobEvent, touchedNodes } from "./Projection.ts"
 
 export class LeaseConflict extends Data.TaggedError("LeaseConflict")<{ readonly nodeId: string; readonly reason: string }> {}
@@ -22,8 +23,12 @@ export interface LeaseRequest {
   readonly lease_seconds?: number | undefined
 }
 
-/** The jobs a transaction appended to, signalled to followers once it commits. */
-const touchedJobs = FiberRef.unsafeMake<Set<string> | undefined>(undefined)
+/** What a transaction appended (jobs, event types), signalled and counted once it commits. */
+interface Appended {
+  readonly jobs: Set<string>
+  readonly types: Map<string, number>
+}
+const appended = FiberRef.unsafeMake<Appended | undefined>(undefined)
 
 /**
  * PostgreSQL errors a transaction may hit only because another one ran at the same time: a deadlock
@@ -48,13 +53,16 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
     /** One transaction, run again on contention; followers of the jobs it touched are woken after commit. */
     const transact = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
-        const touched = new Set<string>()
-        const result = yield* effect.pipe(
-          sql.withTransaction,
-          Effect.retry({ while: isContention, schedule: Schedule.jittered(Schedule.exponential("5 millis")), times: 8 }),
-          Effect.locally(touchedJobs, touched)
+        let current: Appended = { jobs: new Set(), types: new Map() }
+        const attempt = Effect.suspend(() => {
+          current = { jobs: new Set(), types: new Map() }
+          return Effect.locally(sql.withTransaction(effect), appended, current)
+        })
+        const result = yield* attempt.pipe(
+          Effect.retry({ while: isContention, schedule: Schedule.jittered(Schedule.exponential("5 millis")), times: 8 })
         )
-        yield* signals.publish(touched)
+        yield* signals.publish(current.jobs)
+        for (const [type, n] of current.types) yield* Metric.incrementBy(Metric.tagged(nodeEvents, "type", type), n)
         return result
       })
 
@@ -69,7 +77,11 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
     const appendToJob = (jobId: string, events: ReadonlyArray<JobEvent>, metadata: EventMetadata) =>
       Effect.gen(function*() {
         if (events.length === 0) return
-        ;(yield* FiberRef.get(touchedJobs))?.add(jobId)
+        const record = yield* FiberRef.get(appended)
+        if (record) {
+          record.jobs.add(jobId)
+          for (const e of events) record.types.set(e._tag, (record.types.get(e._tag) ?? 0) + 1)
+        }
         const [locked] = yield* sql<{ row: JobRow }>`SELECT to_jsonb(j) AS row FROM jobs j WHERE job_id = ${jobId} FOR UPDATE`
         let job = locked!.row
         const nodes = new Map((yield* nodeRows([...new Set(events.flatMap(touchedNodes))])).map((n) => [n.node_id, n]))
@@ -196,12 +208,15 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
       }).pipe(transact)
     })
 
-    /** The node under a valid lease: it exists for the tenant, is leased, with this token, not expired. */
+    /**
+     * The node under a valid lease: it exists for the tenant, is leased, with this token, not expired.
+     * The node and its job are locked, so the job's status read here holds until commit.
+     */
     const fenced = (tenant: string, nodeId: string, token: string) =>
       Effect.gen(function*() {
         const rows = yield* sql<{ node: NodeRow; job_status: string }>`
           SELECT to_jsonb(c) AS node, j.status AS job_status FROM computation_node c JOIN jobs j ON j.job_id = c.job_id
-          WHERE c.node_id = ${nodeId} AND j.tenant = ${tenant} FOR UPDATE OF c`
+          WHERE c.node_id = ${nodeId} AND j.tenant = ${tenant} FOR UPDATE OF c, j`
         if (rows.length === 0) return yield* new NodeNotFound({ nodeId })
         const { node, job_status } = rows[0]!
         if (node.status !== "leased") return yield* new LeaseConflict({ nodeId, reason: `the node is ${node.status}, not leased` })
@@ -231,13 +246,15 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
      * skipped, or a fit that failed for good (§7: a failed fit does not stop the run) — with at least
      * one success among them.
      */
-    const newlyReady = (jobId: string, settled: ReadonlyArray<string>) =>
+    const newlyReady = (jobId: string, settled: ReadonlyArray<string>, succeeding?: string) =>
       sql<{ node_id: string }>`
         SELECT c.node_id FROM computation_node c
         WHERE c.job_id = ${jobId} AND c.status = 'pending' AND c.deps && ${settled as Array<string>}::text[]
           AND NOT EXISTS (SELECT 1 FROM unnest(c.deps) d(id) JOIN computation_node x ON x.node_id = d.id
-                          WHERE NOT (x.status IN ('succeeded', 'skipped') OR (x.status = 'failed' AND x.kind = 'fit')))
-          AND EXISTS (SELECT 1 FROM unnest(c.deps) d(id) JOIN computation_node x ON x.node_id = d.id WHERE x.status = 'succeeded')
+                          WHERE NOT (x.status IN ('succeeded', 'skipped') OR (x.status = 'failed' AND x.kind = 'fit')
+                                     OR x.node_id = ${succeeding ?? ""}))
+          AND EXISTS (SELECT 1 FROM unnest(c.deps) d(id) JOIN computation_node x ON x.node_id = d.id
+                      WHERE x.status = 'succeeded' OR x.node_id = ${succeeding ?? ""})
         ORDER BY c.ordinal`.pipe(Effect.map((rows) => rows.map((r) => r.node_id)))
 
     /** After a fit failed for good: drop its family when no trial of it can succeed; fail the job when no family can. */
@@ -272,18 +289,17 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
         const { node, jobStatus } = yield* fenced(tenant, nodeId, token)
         const at = new Date().toISOString()
         const events: Array<JobEvent> = [{ _tag: "NodeSucceeded", job_id: node.job_id, node_id: nodeId, result: result ?? null, at }]
-        const cancelling = jobStatus === "cancelling"
-        yield* appendToJob(node.job_id, events, metadata)
-        if (cancelling) {
-          yield* settleCancelling(node.job_id, at, metadata)
-          return { status: "succeeded" as const, ready: 0 }
+        // Readiness is decided with the job locked (by fenced), counting this node as succeeded, so
+        // the success, the dependents made ready and the job's end are one append. A late result for
+        // a job that already ended (or is being cancelled) is recorded and moves nothing else.
+        let ready: ReadonlyArray<string> = []
+        if (jobStatus === "pending" || jobStatus === "running") {
+          ready = yield* newlyReady(node.job_id, [nodeId], nodeId)
+          if (ready.length > 0) events.push({ _tag: "NodeReady", job_id: node.job_id, node_ids: [...ready], at })
+          if (node.kind === "finalize") events.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
         }
-        // A late result for a job that already ended is recorded, and moves nothing else.
-        if (jobStatus !== "pending" && jobStatus !== "running") return { status: "succeeded" as const, ready: 0 }
-        const ready = yield* newlyReady(node.job_id, [nodeId])
-        const next: Array<JobEvent> = ready.length > 0 ? [{ _tag: "NodeReady", job_id: node.job_id, node_ids: ready, at }] : []
-        if (node.kind === "finalize") next.push({ _tag: "JobSucceeded", job_id: node.job_id, result: result ?? null, at })
-        yield* appendToJob(node.job_id, next, metadata)
+        yield* appendToJob(node.job_id, events, metadata)
+        if (jobStatus === "cancelling") yield* settleCancelling(node.job_id, at, metadata)
         return { status: "succeeded" as const, ready: ready.length }
       }).pipe(transact)
     })

@@ -1,9 +1,10 @@
 import { HttpClientRequest } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
+import pg from "pg"
 import { Replay } from "../src/Scheduler/Replay.ts"
-import { deployments, testServer } from "./support/Deployments.ts"
+import { deployments, postgresS3, testServer } from "./support/Deployments.ts"
 import { expectProblem, get, send, uploadRaw } from "./support/Http.ts"
 
 const post = (path: string, body: unknown) =>
@@ -47,6 +48,10 @@ for (const deployment of deployments) {
         expect(events.at(-1).type).toBe("JobSucceeded")
         expect(events.filter((e: any) => e.type === "NodeLeased")).toHaveLength(6)
         expect(events.filter((e: any) => e.type === "NodeSucceeded")).toHaveLength(6)
+        // Leases by state, for operators.
+        const metrics = (yield* get("/metrics")).body as string
+        expect(metrics).toMatch(/node_events_total\{type="NodeLeased"\} \d+/)
+        expect(metrics).toMatch(/node_events_total\{type="NodeSucceeded"\} \d+/)
         // A succeeded job is a model to distil from (teacher_model_id).
         const dataset = job.dataset_id
         const student = yield* post("/v1/trainer/run", { dataset_id: dataset, task: { type: "regression", target: "y" }, models: ["xgboost"], n_trials: 1, teacher_model_id: jobId })
@@ -207,3 +212,40 @@ for (const deployment of deployments) {
       }).pipe(Effect.provide(Replay.Default)))
   })
 }
+
+// A cancel that commits while a completion is on its way: the completion must see the job as it is
+// when it commits (cancelling), not as it was when it started — or the job would stay cancelling.
+layer(testServer(postgresS3), { excludeTestServices: true, timeout: "120 seconds" })("completion racing a cancel", (it) => {
+  it.effect("a result arriving while the cancel commits ends the job cancelled", () =>
+    Effect.gen(function*() {
+      const dataset = (yield* uploadRaw(csv, "text/csv", "tiny")).body.dataset_id
+      const jobId = (yield* post("/v1/trainer/run", { dataset_id: dataset, task: { type: "regression", target: "y" }, models: ["xgboost"], n_trials: 1, seed: 31 })).body.job_id
+      const [held] = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: ["prepare"], max_nodes: 1 })).body.leases
+      expect(held.job_id).toBe(jobId)
+      const sql = yield* SqlClient.SqlClient
+      const [{ db }] = yield* sql<{ db: string }>`SELECT current_database() AS db`
+      const other = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:5432/${db}` })
+      // Another replica's cancel, caught between taking the job's lock and committing.
+      yield* Effect.promise(async () => {
+        await other.connect()
+        await other.query("BEGIN")
+        const { rows } = await other.query("SELECT version FROM jobs WHERE job_id = $1 FOR UPDATE", [jobId])
+        await other.query(
+          `INSERT INTO events (stream_id, stream_version, type, schema_version, data, metadata) VALUES ($1, $2, 'JobCancelRequested', 1, $3, '{"tenant":"default"}')`,
+          [jobId, rows[0].version + 1, JSON.stringify({ job_id: jobId, at: new Date().toISOString() })]
+        )
+        await other.query("UPDATE jobs SET status = 'cancelling', version = version + 1 WHERE job_id = $1", [jobId])
+      })
+      const completing = yield* Effect.fork(post(`/v1/nodes/${held.node_id}/complete`, { lease_token: held.lease_token, result: null }))
+      yield* Effect.sleep("500 millis")
+      yield* Effect.promise(async () => {
+        await other.query("COMMIT")
+        await other.end()
+      })
+      expect((yield* Fiber.join(completing)).status).toBe(200)
+      const job = (yield* get(`/v1/jobs/${jobId}`)).body
+      expect(job.status).toBe("cancelled")
+      const types = (yield* get(`/v1/jobs/${jobId}/events`)).body.items.map((e: any) => e.type)
+      expect(types).toEqual(["JobSubmitted", "NodeLeased", "JobCancelRequested", "NodeSucceeded", "JobCancelled"])
+    }))
+})
