@@ -5,6 +5,7 @@ import { StoredEvent } from "./Domain/Events.ts"
 import { Job, JobNode } from "./Domain/Job.ts"
 import { DEFAULT_LIMIT, encodeCursor } from "./Domain/Page.ts"
 import { JobSignals } from "./JobSignals.ts"
+import { type PictureFormat, render } from "./TrainerRun/Picture.ts"
 
 /** The events after which a job's stream has nothing more to say. */
 export const terminalEvents: ReadonlySet<string> = new Set(["JobSucceeded", "JobFailed", "JobCancelled"])
@@ -187,7 +188,26 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
       return { finished, stream }
     })
 
-    return { get, list, nodes, events, follow } as const
+    /** The job's graph as a picture: fits grouped per family, each box with its nodes' statuses. */
+    const picture = Effect.fn("Jobs.picture")(function*(tenant: string, jobId: string, format: PictureFormat) {
+      yield* exists(tenant, jobId)
+      const rows = yield* sql<{ key: string; kind: string; deps: Array<string>; family: string | null; status: string }>`
+        SELECT key, kind, deps, params->>'family' AS family, status FROM computation_node WHERE job_id = ${jobId} ORDER BY ordinal`
+      const prefix = `${jobId}.`
+      return render(
+        rows.map((r) => ({
+          key: r.key,
+          kind: r.kind,
+          deps: r.deps.map((d) => (d.startsWith(prefix) ? d.slice(prefix.length) : d)),
+          params: r.family !== null ? { family: r.family } : {},
+          status: r.status
+        })),
+        format,
+        jobId
+      )
+    })
+
+    return { get, list, nodes, events, follow, picture } as const
   }),
   dependencies: [JobSignals.Default]
 }) {}

@@ -48,6 +48,15 @@ for (const deployment of deployments) {
         expect(events.at(-1).type).toBe("JobSucceeded")
         expect(events.filter((e: any) => e.type === "NodeLeased")).toHaveLength(6)
         expect(events.filter((e: any) => e.type === "NodeSucceeded")).toHaveLength(6)
+        // The graph as a picture, with the statuses.
+        const dot = yield* get(`/v1/jobs/${jobId}/graph?format=dot`)
+        expect(dot.status).toBe(200)
+        expect(dot.contentType).toMatch(/^text\/plain/)
+        expect(dot.body).toContain(`[label="fit xgboost ×2\\n2 succeeded", fillcolor="#c8e6c9"]`)
+        const mermaid = (yield* get(`/v1/jobs/${jobId}/graph`)).body as string
+        expect(mermaid.split("\n")[0]).toBe("flowchart LR")
+        expectProblem(yield* get(`/v1/jobs/${jobId}/graph?format=png`), 400, "/query/format")
+        expectProblem(yield* get(`/v1/jobs/job_nope/graph`), 404)
         // Leases by state, for operators.
         const metrics = (yield* get("/metrics")).body as string
         expect(metrics).toMatch(/node_events_total\{type="NodeLeased"\} \d+/)

@@ -1,5 +1,5 @@
 // The jobs read side: jobs, their nodes and their events.
-import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { StoredEvent } from "../Domain/Events.ts"
 import { Job, JobNode, JobStatus, NodeStatus } from "../Domain/Job.ts"
@@ -69,6 +69,20 @@ export class JobsApi extends HttpApiGroup.make("jobs")
           "JobCancelled). A reconnect with the last id received resumes without a gap or a repeat; reconnecting " +
           "to a finished job with nothing left answers 204 so EventSource stops. A comment line every 15 s keeps " +
           "idle connections open."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("graph", "/v1/jobs/:job_id/graph")
+      .setPath(JobPath)
+      .setUrlParams(Schema.Struct({ format: Schema.optional(Schema.Literal("mermaid", "dot")) }))
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; charset=utf-8" }))
+      .addError(NotFound)
+      .annotate(OpenApi.Summary, "The job's graph as a picture: Mermaid (default) or Graphviz DOT")
+      .annotate(
+        OpenApi.Description,
+        "Fits are grouped per family and sweep points into one box, each box with its node count and the count per " +
+          "status, coloured by what is happening (leased, ready, pending, then succeeded/failed), so a 10,000-node " +
+          "graph still reads."
       )
   )
   .middleware(Authentication)

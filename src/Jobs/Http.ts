@@ -51,6 +51,8 @@ export const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
           )
         ).pipe(Effect.catchTags(errors)))
       .handle("nodes", ({ path, urlParams }) => withTenant((t) => jobs.nodes(t, path.job_id, urlParams)).pipe(Effect.catchTags(errors)))
+      .handle("graph", ({ path, urlParams }) =>
+        withTenant((t) => jobs.picture(t, path.job_id, urlParams.format ?? "mermaid")).pipe(Effect.catchTags(errors)))
       .handle("events", ({ path, urlParams }) =>
         withTenant((t) =>
           Effect.gen(function*() {
