@@ -10,8 +10,21 @@
 // `refused <node_id> <status>`) so a supervisor can tell what it holds; it exits 0 after
 // --until-idle-ms without work (0: never).
 
+const FLAGS = ["url", "id", "token", "caps", "max-nodes", "work-ms", "fail-rate", "lease-seconds", "until-idle-ms", "seed"]
+const usage = `usage: node --import tsx scripts/sim-worker.ts --url http://127.0.0.1:8080[,…] [--${FLAGS.slice(1).join(" … --")} …]`
 const args = new Map<string, string>()
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
+for (let i = 2; i < process.argv.length; i += 2) {
+  const flag = process.argv[i]!
+  if (flag === "--help" || flag === "-h") {
+    console.log(usage)
+    process.exit(0)
+  }
+  if (!flag.startsWith("--") || !FLAGS.includes(flag.slice(2)) || process.argv[i + 1] === undefined) {
+    console.error(`sim-worker: ${flag.startsWith("--") && FLAGS.includes(flag.slice(2)) ? `${flag} needs a value` : `unknown flag ${flag}`}\n${usage}`)
+    process.exit(2)
+  }
+  args.set(flag.slice(2), process.argv[i + 1]!)
+}
 
 const urls = (args.get("url") ?? "http://127.0.0.1:8080").split(",")
 const id = args.get("id") ?? `sim-${process.pid}`
@@ -44,8 +57,9 @@ const call = async (path: string, body: unknown): Promise<{ status: number; body
       })
       const text = await response.text()
       if (response.status < 500) return { status: response.status, body: text ? JSON.parse(text) : null }
-    } catch {
+    } catch (e) {
       // connection refused, reset or timed out: another replica may answer
+      if (attempt % 20 === 19) console.error(`sim-worker: ${base} unreachable (${(e as Error).message}); still trying`)
     }
     current++
     await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)))

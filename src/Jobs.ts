@@ -53,8 +53,21 @@ const toJob = (r: JobRow) =>
     ...(r.result !== null && r.result !== undefined ? { result: r.result } : {})
   })
 
+/**
+ * An event as the API shows it. A lease token is the holder's credential: it stays in the log (replay
+ * needs it) but never leaves through the API, or any reader of a job's events could report for its nodes.
+ */
+const withoutToken = ({ lease_token: _, ...data }: Record<string, unknown>) => data
 const toStoredEvent = (r: any) =>
-  new StoredEvent({ ...r, position: Number(r.position), recorded_at: (r.recorded_at as Date).toISOString() })
+  new StoredEvent({
+    ...r,
+    data: r.type === "NodeLeased" ? withoutToken(r.data) : r.data,
+    position: Number(r.position),
+    recorded_at: (r.recorded_at as Date).toISOString()
+  })
+
+/** PostgreSQL text cannot hold NUL: a filter value with one matches nothing. */
+const hasNul = (...values: ReadonlyArray<string | undefined>) => values.some((v) => v !== undefined && v.includes("\u0000"))
 
 export class Jobs extends Effect.Service<Jobs>()("Jobs", {
   effect: Effect.gen(function*() {
@@ -88,6 +101,7 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
       readonly cursor?: number | undefined
     }) {
       const limit = q.limit ?? DEFAULT_LIMIT
+      if (hasNul(q.dataset_id)) return { items: [], next_cursor: null }
       const rows = yield* sql<JobRow>`${select} WHERE ${sql.and([
         sql`j.tenant = ${tenant}`,
         ...(q.dataset_id !== undefined ? [sql`j.dataset_id = ${q.dataset_id}`] : []),
@@ -108,6 +122,7 @@ export class Jobs extends Effect.Service<Jobs>()("Jobs", {
     }) {
       yield* exists(tenant, jobId)
       const limit = q.limit ?? 500
+      if (hasNul(q.kind, q.status)) return { items: [], next_cursor: null }
       const rows = yield* sql<any>`
         SELECT node_id, job_id, key, kind, requires, params, deps, status, attempts, updated_at, ordinal,
                leased_by, lease_expires_at, ready_at, result, error

@@ -132,10 +132,14 @@ export const readJson = (request: HttpServerRequest.HttpServerRequest, maxBytes:
 /** JSON nesting any request of ours could need, with room to spare. */
 export const MAX_JSON_DEPTH = 64
 
+/** A UTF-16 surrogate without its pair: not a character, and PostgreSQL refuses it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 /**
  * What no field of any request may hold, checked without recursion: nesting beyond MAX_JSON_DEPTH
- * (a deep tree would exhaust the stack of a recursive decoder) and NUL characters (PostgreSQL text
- * cannot store them).
+ * (a deep tree would exhaust the stack of a recursive decoder), NUL characters and unpaired
+ * surrogates (PostgreSQL text cannot store them), and numbers beyond a double (JSON.parse makes
+ * them Infinity, which would be stored as null).
  */
 export const shapeProblem = (value: unknown): { readonly path: string; readonly message: string } | undefined => {
   const stack: Array<readonly [unknown, string, number]> = [[value, "", 0]]
@@ -143,10 +147,13 @@ export const shapeProblem = (value: unknown): { readonly path: string; readonly 
     const [v, path, depth] = stack.pop()!
     if (typeof v === "string") {
       if (v.includes("\u0000")) return { path, message: "must not contain NUL characters" }
+      if (LONE_SURROGATE.test(v)) return { path, message: "must be valid Unicode (it has an unpaired surrogate)" }
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return { path, message: "is a number too large to represent" }
     } else if (typeof v === "object" && v !== null) {
       if (depth >= MAX_JSON_DEPTH) return { path, message: `nests deeper than ${MAX_JSON_DEPTH} levels` }
       for (const [k, child] of Array.isArray(v) ? v.entries() : Object.entries(v)) {
-        if (typeof k === "string" && k.includes("\u0000")) return { path, message: "has a key with a NUL character" }
+        if (typeof k === "string" && (k.includes("\u0000") || LONE_SURROGATE.test(k))) return { path, message: "has a key with a NUL character or an unpaired surrogate" }
         stack.push([child, `${path}/${String(k).replaceAll("~", "~0").replaceAll("/", "~1")}`, depth + 1])
       }
     }

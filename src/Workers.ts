@@ -171,7 +171,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
           SELECT n.node_id, n.job_id FROM computation_node n JOIN jobs j ON j.job_id = n.job_id
           WHERE j.tenant = ${tenant} AND j.status IN ('pending', 'running') AND n.status = 'ready'
             AND (n.ready_at IS NULL OR n.ready_at <= ${now.toISOString()}::timestamptz)
-            ${caps === null ? sql`` : sql`AND n.requires IN ${sql.in(caps.length > 0 ? caps : ["\u0000none"])}`}
+            ${caps === null ? sql`` : caps.length === 0 ? sql`AND false` : sql`AND n.requires IN ${sql.in(caps)}`}
           ORDER BY j.position, n.ordinal
           LIMIT ${request.max_nodes}
           FOR UPDATE OF n SKIP LOCKED`
@@ -214,6 +214,8 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
      */
     const fenced = (tenant: string, nodeId: string, token: string) =>
       Effect.gen(function*() {
+        // PostgreSQL text cannot hold NUL: such an id names no node.
+        if (nodeId.includes("\u0000")) return yield* new NodeNotFound({ nodeId: nodeId.replaceAll("\u0000", "\\0") })
         const rows = yield* sql<{ node: NodeRow; job_status: string }>`
           SELECT to_jsonb(c) AS node, j.status AS job_status FROM computation_node c JOIN jobs j ON j.job_id = c.job_id
           WHERE c.node_id = ${nodeId} AND j.tenant = ${tenant} FOR UPDATE OF c, j`
@@ -233,7 +235,13 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
       return yield* Effect.gen(function*() {
         const { node, jobStatus } = yield* fenced(tenant, nodeId, token)
         const at = new Date()
-        const expires_at = new Date(at.getTime() + limits.leaseSeconds * 1000).toISOString()
+        // A heartbeat extends the lease by the length it was granted with (lease_seconds at lease time).
+        const [granted] = yield* sql<{ seconds: number }>`
+          SELECT extract(epoch FROM (data->>'expires_at')::timestamptz - (data->>'at')::timestamptz)::float8 AS seconds
+          FROM events WHERE stream_id = ${node.job_id} AND type = 'NodeLeased' AND data->>'node_id' = ${nodeId}
+          ORDER BY stream_version DESC LIMIT 1`
+        const seconds = Math.max(1, Math.round(granted?.seconds ?? limits.leaseSeconds))
+        const expires_at = new Date(at.getTime() + seconds * 1000).toISOString()
         yield* appendToJob(node.job_id, [{ _tag: "NodeHeartbeat", job_id: node.job_id, node_id: nodeId, expires_at, at: at.toISOString() }], metadata)
         // Stop work nobody will use: the job is being cancelled, or already ended (a failed job keeps no results).
         return { expires_at, cancel: jobStatus !== "pending" && jobStatus !== "running" }

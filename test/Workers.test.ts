@@ -79,7 +79,7 @@ for (const deployment of deployments) {
         expect(prep.job_id).toBe(jobId)
         expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_token: "forged", result: null }), 409, "stale or foreign")
         expectProblem(yield* post(`/v1/nodes/${prep.node_id}/heartbeat`, { lease_token: "forged" }), 409)
-        expectProblem(yield* post(`/v1/nodes/${jobId}.nope/complete`, { lease_token: "x" }), 404)
+        expectProblem(yield* post(`/v1/nodes/${jobId}.nope/complete`, { lease_token: "x", result: null }), 404)
         expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_tokn: prep.lease_token }), 422, "/lease_tokn")
         const beat = yield* post(`/v1/nodes/${prep.node_id}/heartbeat`, { lease_token: prep.lease_token })
         expect(beat.body).toMatchObject({ cancel: false, expires_at: expect.any(String) })
@@ -88,7 +88,7 @@ for (const deployment of deployments) {
         // A retryable failure returns the node to ready after a backoff; it is not leasable before then.
         const failed = yield* post(`/v1/nodes/${prep.node_id}/fail`, { lease_token: prep.lease_token, error: { message: "worker OOM", retryable: true } })
         expect(failed.body.status).toBe("retry_scheduled")
-        expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_token: prep.lease_token }), 409)
+        expectProblem(yield* post(`/v1/nodes/${prep.node_id}/complete`, { lease_token: prep.lease_token, result: null }), 409)
         nodes = (yield* get(`/v1/jobs/${jobId}/nodes?kind=prepare`)).body.items
         expect(nodes[0].status).toBe("ready")
         expect((yield* post("/v1/workers/lease", { worker_id: "w2", capabilities: ["prepare"], max_nodes: 1 })).body.leases).toEqual([])
@@ -145,7 +145,7 @@ for (const deployment of deployments) {
         for (let round = 0; round < 10; round++) {
           const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 10 })).body
           if (leases.length === 0) break
-          for (const l of leases) yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token })
+          for (const l of leases) yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: null })
         }
         expect((yield* get(`/v1/jobs/${done}`)).body.status).toBe("succeeded")
         expectProblem(yield* post(`/v1/jobs/${done}/cancel`, {}), 409, "already succeeded")
@@ -161,7 +161,7 @@ for (const deployment of deployments) {
             for (let round = 0; round < 12; round++) {
               const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 20 })).body
               const mine = leases.filter((l: any) => l.job_id === jobId)
-              for (const l of leases.filter((l: any) => l.job_id !== jobId)) yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token })
+              for (const l of leases.filter((l: any) => l.job_id !== jobId)) yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: null })
               if (mine.length === 0 && leases.length === 0) break
               for (const l of mine) {
                 if (l.kind === "fit" && failFamilies.includes(l.params.family)) {
@@ -195,7 +195,7 @@ for (const deployment of deployments) {
           const { leases } = (yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 10 })).body
           for (const l of leases) {
             if (l.kind === "select") selects.push(l)
-            else yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token })
+            else yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: null })
           }
         }
         expect(selects.map((l) => l.job_id)).toEqual([jobId, jobId])
@@ -210,6 +210,34 @@ for (const deployment of deployments) {
         const types = (yield* get(`/v1/jobs/${jobId}/events?limit=500`)).body.items.map((e: any) => e.type)
         expect(types.filter((t: string) => t === "JobFailed")).toHaveLength(1)
         expect(types.at(-1)).toBe("NodeFailed")
+      }))
+
+    it.effect("found by a new user: heartbeats keep the granted length, tokens stay secret, bad input is a precise 4xx", () =>
+      Effect.gen(function*() {
+        const jobId = yield* submit(41)
+        // A long lease stays long when heartbeated (it used to drop to LEASE_SECONDS).
+        const [l] = (yield* post("/v1/workers/lease", { worker_id: "long", capabilities: ["prepare"], max_nodes: 1, lease_seconds: 600 })).body.leases
+        const beat = (yield* post(`/v1/nodes/${l.node_id}/heartbeat`, { lease_token: l.lease_token })).body
+        expect(new Date(beat.expires_at).getTime() - Date.now()).toBeGreaterThan(590_000)
+        // The token is the holder's credential: the events never show it.
+        const events = (yield* get(`/v1/jobs/${jobId}/events`)).body.items
+        const leased = events.find((e: any) => e.type === "NodeLeased")
+        expect(leased.data).toMatchObject({ node_id: l.node_id, worker_id: "long" })
+        expect(JSON.stringify(events)).not.toContain(l.lease_token)
+        // No capabilities: nothing to lease, not an error.
+        expect((yield* post("/v1/workers/lease", { worker_id: "none", capabilities: [], max_nodes: 1 })).body).toEqual({ leases: [] })
+        expectProblem(yield* post("/v1/workers/lease", { worker_id: "w", capabilities: Array.from({ length: 1001 }, (_, i) => `c${i}`), max_nodes: 1 }), 422, "/capabilities")
+        expectProblem(yield* post("/v1/workers/lease", { worker_id: "w", capabilities: null, max_nodes: 1, lease_seconds: 999_999 }), 422, "/lease_seconds")
+        expectProblem(yield* post("/v1/workers/lease", { worker_id: "w\ud800", capabilities: null, max_nodes: 1 }), 422, "/worker_id")
+        const raw = (path: string, text: string) => send(HttpClientRequest.post(path).pipe(HttpClientRequest.bodyText(text, "application/json")))
+        expectProblem(yield* raw(`/v1/nodes/${l.node_id}/complete`, `{"lease_token": "${l.lease_token}", "result": {"a": 1e400}}`), 422, "/result/a")
+        expectProblem(yield* post(`/v1/nodes/${l.node_id}/fail`, { lease_token: l.lease_token, error: { message: "bad \udfff", retryable: true } }), 422, "/error/message")
+        expectProblem(yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token }), 422, "/result")
+        expectProblem(yield* post(`/v1/nodes/a%00b/heartbeat`, { lease_token: "x" }), 404)
+        expect((yield* get(`/v1/jobs?dataset_id=a%00b`)).body).toEqual({ items: [], next_cursor: null })
+        expect((yield* get(`/v1/jobs/${jobId}/nodes?kind=a%00b`)).body).toEqual({ items: [], next_cursor: null })
+        // Nothing above changed the node.
+        expect((yield* post(`/v1/nodes/${l.node_id}/complete`, { lease_token: l.lease_token, result: null })).status).toBe(200)
       }))
 
     it.effect("replay of a log with leases, successes, retries and failures finds zero differences", () =>

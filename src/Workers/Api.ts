@@ -6,7 +6,9 @@ import { Authentication } from "../Tenancy.ts"
 
 export const LeaseRequest = Schema.Struct({
   worker_id: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
-  capabilities: Schema.NullOr(Schema.Array(Schema.String.pipe(Schema.minLength(1)))).annotations({
+  capabilities: Schema.NullOr(Schema.Array(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))).pipe(
+    Schema.maxItems(1000, { message: () => "must list at most 1000 capabilities" })
+  )).annotations({
     description: "Node `requires` values this worker can run (e.g. prepare, fit:xgboost); null takes anything."
   }),
   max_nodes: Schema.Int.pipe(Schema.between(1, 100, { message: () => "must be between 1 and 100" })),
@@ -25,7 +27,14 @@ export const Lease = Schema.Struct({
 })
 
 export const Heartbeat = Schema.Struct({ lease_token: Schema.String })
-export const Complete = Schema.Struct({ lease_token: Schema.String, result: Schema.optional(Schema.Unknown) })
+export const Complete = Schema.Struct({
+  lease_token: Schema.String,
+  // Any JSON value, but present: Schema.Unknown alone would let a missing key through as undefined.
+  result: Schema.Union(Schema.Null, Schema.Boolean, Schema.Number, Schema.String, Schema.Array(Schema.Unknown), Schema.Object).annotations({
+    identifier: "JsonValue",
+    description: "The node's result (e.g. {uri} of its artifact); null when it has none."
+  })
+})
 export const Fail = Schema.Struct({
   lease_token: Schema.String,
   error: Schema.Struct({ message: Schema.String.pipe(Schema.maxLength(10_000)), retryable: Schema.Boolean })

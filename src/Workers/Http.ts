@@ -3,7 +3,7 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect, type Schema } from "effect"
 import { Api } from "../Api.ts"
 import { AppConfig } from "../Config.ts"
-import { Conflict, NotFound, ServiceUnavailable } from "../Domain/Problem.ts"
+import { Conflict, NotFound, ServiceUnavailable, Unprocessable } from "../Domain/Problem.ts"
 import { CurrentTenant } from "../Tenancy.ts"
 import { decodeStrict, readJson } from "../Validation.ts"
 import { Workers } from "../Workers.ts"
@@ -27,6 +27,9 @@ export const WorkersLive = HttpApiBuilder.group(Api, "workers", (handlers) =>
         Effect.gen(function*() {
           const tenant = yield* CurrentTenant
           const payload = yield* body(LeaseRequest, request)
+          if (payload.lease_seconds !== undefined && payload.lease_seconds > limits.maxLeaseSeconds) {
+            return yield* Unprocessable.field("/lease_seconds", `must be at most ${limits.maxLeaseSeconds} (MAX_LEASE_SECONDS); heartbeats extend a lease`)
+          }
           const leases = yield* workers.lease(tenant, payload, meta(tenant, request.headers["x-request-id"])).pipe(Effect.catchTag("SqlError", errors.SqlError))
           return HttpServerResponse.unsafeJson({ leases })
         }))
