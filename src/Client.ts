@@ -1,0 +1,155 @@
+// The typed SDK: every endpoint from the one `Api` definition the server implements (so client and
+// server cannot drift), errors typed by tag, bearer auth, and retries that are safe: only on 503 (the
+// server said "later", honouring Retry-After) and on network errors, and a submission keeps one
+// Idempotency-Key across all its attempts, so a retried submission makes one job.
+//
+//   import { TrainerClient } from "trainer-run/client"
+//   const client = yield* TrainerClient.make({ baseUrl: "http://127.0.0.1:8080", token })
+//   const { job_id } = yield* client.submit({ dataset_id, task: { type: "regression", target: "y" } })
+import { HttpApiClient, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Chunk, Duration, Effect, Option, type ParseResult, Schema, Stream } from "effect"
+import { Api } from "./Api.ts"
+import { Dataset } from "./Domain/Dataset.ts"
+import { StoredEvent } from "./Domain/Events.ts"
+import type { TrainerRequest } from "./Domain/Trainer.ts"
+
+export interface ClientOptions {
+  /** Where the service listens, e.g. http://127.0.0.1:8080. */
+  readonly baseUrl: string
+  /** A bearer token from the server's AUTH_TOKENS; none for the embedded default. */
+  readonly token?: string | undefined
+  /** Attempts per request when the server answers 503 or the network fails (default 6). */
+  readonly attempts?: number | undefined
+  /** First backoff; doubles per attempt, at most 10 s, jittered (default 200 ms). */
+  readonly backoff?: Duration.DurationInput | undefined
+}
+
+/** Seconds from a Retry-After header (delta-seconds or an HTTP date), when there is one. */
+const retryAfter = (response: HttpClientResponse.HttpClientResponse): Duration.Duration | undefined => {
+  const value = response.headers["retry-after"]
+  if (value === undefined) return undefined
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
+  return Number.isFinite(seconds) ? Duration.seconds(Math.min(60, Math.max(0, seconds))) : undefined
+}
+
+/** Sends a request again on 503 and on network errors, and on nothing else. */
+export const retrySafely = (attempts: number, backoff: Duration.DurationInput) => (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  HttpClient.transform(client, (send) => {
+    const wait = (attempt: number) =>
+      Duration.millis(Math.min(10_000, Duration.toMillis(backoff) * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2))
+    const attempt = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+      send.pipe(
+        Effect.flatMap((response) =>
+          response.status === 503 && n < attempts
+            ? Effect.sleep(retryAfter(response) ?? wait(n)).pipe(Effect.zipRight(attempt(n + 1)))
+            : Effect.succeed(response)
+        ),
+        Effect.catchIf(
+          (e) => e._tag === "RequestError" && e.reason === "Transport" && n < attempts,
+          () => Effect.sleep(wait(n)).pipe(Effect.zipRight(attempt(n + 1)))
+        )
+      )
+    return attempt(1)
+  })
+
+const decodeEvent = Schema.decodeUnknownSync(StoredEvent)
+const decodeDataset = Schema.decodeUnknown(Dataset)
+
+export const make = (options: ClientOptions) =>
+  Effect.gen(function*() {
+    const transformClient = (client: HttpClient.HttpClient) =>
+      client.pipe(
+        HttpClient.mapRequest((request) => (options.token ? HttpClientRequest.bearerToken(request, options.token) : request)),
+        retrySafely(options.attempts ?? 6, options.backoff ?? "200 millis")
+      )
+    const api = yield* HttpApiClient.make(Api, { baseUrl: options.baseUrl, transformClient })
+    const http = transformClient(yield* HttpClient.HttpClient).pipe(
+      HttpClient.mapRequest(HttpClientRequest.prependUrl(options.baseUrl.replace(/\/$/, "")))
+    )
+
+    /**
+     * Submits a trainer run. The Idempotency-Key (generated unless given) is the same on every
+     * attempt: however many times the request is sent, it makes one job.
+     */
+    const submit = (request: typeof TrainerRequest.Type, idempotencyKey: string = crypto.randomUUID()) =>
+      api.trainer.run({ payload: request, headers: { "idempotency-key": idempotencyKey } })
+
+    /** Registers a dataset from bytes (CSV or Parquet) or CSV text. */
+    const upload = (body: Uint8Array | string, options: { readonly name?: string; readonly format?: "csv" | "tsv" | "parquet" } = {}) => {
+      const contentType = options.format === "parquet" ? "application/vnd.apache.parquet" : options.format === "tsv" ? "text/tab-separated-values" : "text/csv"
+      const request = HttpClientRequest.post("/v1/datasets").pipe(
+        HttpClientRequest.setUrlParams(options.name !== undefined ? { name: options.name } : {}),
+        HttpClientRequest.bodyUint8Array(typeof body === "string" ? new TextEncoder().encode(body) : body, contentType)
+      )
+      return http.execute(request).pipe(
+        Effect.flatMap((response) => Effect.map(response.json, (json) => ({ status: response.status, body: json as any }))),
+        Effect.scoped,
+        Effect.flatMap(({ body, status }): Effect.Effect<Dataset, ProblemError | ParseResult.ParseError> =>
+          status < 300 ? decodeDataset(body) : Effect.fail(new ProblemError({ status, problem: body }))
+        )
+      )
+    }
+
+    /**
+     * The job's events as they commit (SSE), from after `lastEventId`; reconnects with Last-Event-ID
+     * when the connection drops, so nothing is skipped or repeated; ends after the terminal event.
+     */
+    const follow = (jobId: string, lastEventId = 0): Stream.Stream<StoredEvent, HttpClientError.HttpClientError | ProblemError> =>
+      Stream.paginateChunkEffect({ last: lastEventId, done: false }, (state) =>
+        Effect.gen(function*() {
+          if (state.done) return [Chunk.empty<StoredEvent>(), Option.none()] as const
+          const request = HttpClientRequest.get(`/v1/jobs/${encodeURIComponent(jobId)}/events`).pipe(
+            HttpClientRequest.setUrlParam("follow", "true"),
+            HttpClientRequest.setHeader("last-event-id", String(state.last))
+          )
+          const events: Array<StoredEvent> = []
+          let ended = false
+          const read = http.execute(request).pipe(
+            Effect.flatMap((response) => {
+              if (response.status === 204) {
+                ended = true
+                return Effect.void
+              }
+              if (response.status !== 200) {
+                return Effect.flatMap(response.json, (problem) => Effect.fail(new ProblemError({ status: response.status, problem })))
+              }
+              return response.stream.pipe(
+                Stream.decodeText(),
+                Stream.splitLines,
+                Stream.mapAccum("", (data, line) => {
+                  if (line.startsWith("data:")) return [data + line.slice(5).trimStart(), Option.none<string>()] as const
+                  if (line === "" && data !== "") return ["", Option.some(data)] as const
+                  return [data, Option.none<string>()] as const
+                }),
+                Stream.filterMap((x) => x),
+                Stream.runForEach((data) =>
+                  Effect.sync(() => {
+                    const event = decodeEvent(JSON.parse(data))
+                    events.push(event)
+                    if (["JobSucceeded", "JobFailed", "JobCancelled"].includes(event.type)) ended = true
+                  })
+                )
+              )
+            }),
+            Effect.scoped,
+            // A dropped stream resumes from the last event received.
+            Effect.catchIf((e): e is HttpClientError.HttpClientError => e._tag === "ResponseError" || e._tag === "RequestError", (e) =>
+              events.length > 0 ? Effect.void : Effect.fail(e))
+          )
+          yield* read
+          const last = events.at(-1)?.stream_version ?? state.last
+          return [Chunk.fromIterable(events), Option.some({ last, done: ended })] as const
+        }))
+
+    return { ...api, submit, upload, follow } as const
+  })
+
+/** An answer the SDK's helpers could not take: the server's problem+json and its status. */
+export class ProblemError extends Schema.TaggedError<ProblemError>()("ProblemError", {
+  status: Schema.Number,
+  problem: Schema.Unknown
+}) {}
+
+export type Client = Effect.Effect.Success<ReturnType<typeof make>>
+
+export const TrainerClient = { make, retrySafely } as const
