@@ -7,7 +7,7 @@
 //   const client = yield* TrainerClient.make({ baseUrl: "http://127.0.0.1:8080", token })
 //   const { job_id } = yield* client.submit({ dataset_id, task: { type: "regression", target: "y" } })
 import { HttpApiClient, HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Chunk, Duration, Effect, Option, type ParseResult, Schema, Stream } from "effect"
+import { Duration, Effect, Option, type ParseResult, Schema, Stream } from "effect"
 import { Api } from "./Api.ts"
 import { Dataset } from "./Domain/Dataset.ts"
 import { StoredEvent } from "./Domain/Events.ts"
@@ -53,6 +53,7 @@ export const retrySafely = (attempts: number, backoff: Duration.DurationInput) =
   })
 
 const decodeEvent = Schema.decodeUnknownSync(StoredEvent)
+const TERMINAL = new Set(["JobSucceeded", "JobFailed", "JobCancelled"])
 const decodeDataset = Schema.decodeUnknown(Dataset)
 
 export const make = (options: ClientOptions) =>
@@ -91,55 +92,58 @@ export const make = (options: ClientOptions) =>
     }
 
     /**
-     * The job's events as they commit (SSE), from after `lastEventId`; reconnects with Last-Event-ID
-     * when the connection drops, so nothing is skipped or repeated; ends after the terminal event.
+     * The job's events as they commit (SSE), each emitted as it arrives, from after `lastEventId`;
+     * when the connection drops it reconnects with Last-Event-ID (nothing skipped or repeated) and
+     * ends after the job's terminal event. Gives up after 10 reconnects in a row that bring nothing.
      */
     const follow = (jobId: string, lastEventId = 0): Stream.Stream<StoredEvent, HttpClientError.HttpClientError | ProblemError> =>
-      Stream.paginateChunkEffect({ last: lastEventId, done: false }, (state) =>
-        Effect.gen(function*() {
-          if (state.done) return [Chunk.empty<StoredEvent>(), Option.none()] as const
-          const request = HttpClientRequest.get(`/v1/jobs/${encodeURIComponent(jobId)}/events`).pipe(
-            HttpClientRequest.setUrlParam("follow", "true"),
-            HttpClientRequest.setHeader("last-event-id", String(state.last))
-          )
-          const events: Array<StoredEvent> = []
-          let ended = false
-          const read = http.execute(request).pipe(
-            Effect.flatMap((response) => {
-              if (response.status === 204) {
-                ended = true
-                return Effect.void
-              }
-              if (response.status !== 200) {
-                return Effect.flatMap(response.json, (problem) => Effect.fail(new ProblemError({ status: response.status, problem })))
-              }
-              return response.stream.pipe(
-                Stream.decodeText(),
-                Stream.splitLines,
-                Stream.mapAccum("", (data, line) => {
-                  if (line.startsWith("data:")) return [data + line.slice(5).trimStart(), Option.none<string>()] as const
-                  if (line === "" && data !== "") return ["", Option.some(data)] as const
-                  return [data, Option.none<string>()] as const
-                }),
-                Stream.filterMap((x) => x),
-                Stream.runForEach((data) =>
-                  Effect.sync(() => {
-                    const event = decodeEvent(JSON.parse(data))
-                    events.push(event)
-                    if (["JobSucceeded", "JobFailed", "JobCancelled"].includes(event.type)) ended = true
-                  })
-                )
-              )
-            }),
-            Effect.scoped,
-            // A dropped stream resumes from the last event received.
-            Effect.catchIf((e): e is HttpClientError.HttpClientError => e._tag === "ResponseError" || e._tag === "RequestError", (e) =>
-              events.length > 0 ? Effect.void : Effect.fail(e))
-          )
-          yield* read
-          const last = events.at(-1)?.stream_version ?? state.last
-          return [Chunk.fromIterable(events), Option.some({ last, done: ended })] as const
+      Stream.suspend(() => followFrom(jobId, { last: lastEventId, ended: false, fruitless: 0 }))
+
+    const followFrom = (jobId: string, state: { last: number; ended: boolean; fruitless: number }) => {
+      const connect = Stream.unwrapScoped(Effect.gen(function*() {
+        const response = yield* http.execute(HttpClientRequest.get(`/v1/jobs/${encodeURIComponent(jobId)}/events`).pipe(
+          HttpClientRequest.setUrlParam("follow", "true"),
+          HttpClientRequest.setHeader("last-event-id", String(state.last))
+        ))
+        if (response.status === 204) {
+          state.ended = true
+          return Stream.empty
+        }
+        if (response.status !== 200) {
+          const problem = yield* response.json.pipe(Effect.orElseSucceed(() => null))
+          return yield* Effect.fail(new ProblemError({ status: response.status, problem }))
+        }
+        return response.stream.pipe(
+          Stream.decodeText(),
+          Stream.splitLines,
+          Stream.mapAccum("", (data, line) =>
+            line.startsWith("data:") ? [data + line.slice(5).trimStart(), Option.none<string>()] as const
+              : line === "" && data !== "" ? ["", Option.some(data)] as const
+              : [data, Option.none<string>()] as const),
+          Stream.filterMap((x) => x),
+          Stream.map((data) => decodeEvent(JSON.parse(data))),
+          Stream.tap((event) =>
+            Effect.sync(() => {
+              state.last = event.stream_version
+              state.fruitless = 0
+              if (TERMINAL.has(event.type)) state.ended = true
+            })
+          ),
+          Stream.takeUntil((event) => TERMINAL.has(event.type))
+        )
+      }))
+      const loop: Stream.Stream<StoredEvent, HttpClientError.HttpClientError | ProblemError> = connect.pipe(
+        // A dropped connection resumes from the last event received.
+        Stream.catchAll((e) => (e._tag !== "ProblemError" && state.fruitless < 10 ? Stream.empty : Stream.fail(e))),
+        Stream.concat(Stream.suspend(() => {
+          if (state.ended) return Stream.empty
+          state.fruitless++
+          if (state.fruitless > 10) return Stream.fail(new ProblemError({ status: 0, problem: { detail: "the event stream kept closing without news" } }))
+          return Stream.fromEffect(Effect.sleep("250 millis")).pipe(Stream.drain, Stream.concat(loop))
         }))
+      )
+      return loop
+    }
 
     return { ...api, submit, upload, follow } as const
   })

@@ -1,43 +1,83 @@
-// Entry point of the `trainer` command line: operator commands (audit replay, for now).
-import { Command, Options } from "@effect/cli"
+// Entry point of the `trainer` command line: the service (`serve`), the commands that talk to a
+// running service (datasets, run, plan, jobs, events), and the operator's `audit replay`.
+// Exit codes: 0 done; 1 a job failed or was cancelled, or the audit found differences; 2 the
+// request was refused; 3 the service is unreachable or unavailable.
+import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger, LogLevel } from "effect"
-import { AppConfig } from "./Config.ts"
-import { Replay } from "./Scheduler/Replay.ts"
-import { DatabaseLive } from "./Sql.ts"
+import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { CliExit } from "./Cli/Output.ts"
+import { remoteCommands } from "./Cli/Commands.ts"
 
 const keep = Options.boolean("keep").pipe(Options.withDescription("keep the scratch schema for inspection"))
 const json = Options.boolean("json").pipe(Options.withDescription("print the result as JSON"))
 
-/** Exits non-zero when the live tables differ from what the log says. */
-class Differences extends Error {}
+// The service and the database are loaded only by the commands that need them, so the commands that
+// talk to a running service start quickly.
+const loadService = Effect.promise(() => import("./Serve.ts")).pipe(Effect.flatMap((m) => m.serve))
 
 const replay = Command.make("replay", { keep, json }, ({ keep, json }) =>
   Effect.gen(function*() {
-    const replayer = yield* Replay
-    const result = yield* replayer.audit({ keep })
-    if (json) {
-      yield* Console.log(JSON.stringify(result, null, 2))
-    } else {
-      yield* Console.log(`replayed ${result.events} events: ${Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(", ")}`)
-      if (result.scratch_schema) yield* Console.log(`scratch schema kept: ${result.scratch_schema}`)
-      for (const d of result.differences) {
-        yield* Console.log(`DIFF ${d.table} ${d.key}\n  live:     ${JSON.stringify(d.live)}\n  replayed: ${JSON.stringify(d.replayed)}`)
+    const [{ Replay }, { DatabaseLive }, { AppConfig }] = yield* Effect.promise(() =>
+      Promise.all([import("./Scheduler/Replay.ts"), import("./Sql.ts"), import("./Config.ts")])
+    )
+    const audit = Effect.gen(function*() {
+      const result = yield* (yield* Replay).audit({ keep })
+      if (json) {
+        yield* Console.log(JSON.stringify(result, null, 2))
+      } else {
+        yield* Console.log(`replayed ${result.events} events: ${Object.entries(result.rows).map(([t, n]) => `${t} ${n}`).join(", ")}`)
+        if (result.scratch_schema) yield* Console.log(`scratch schema kept: ${result.scratch_schema}`)
+        for (const d of result.differences) {
+          yield* Console.log(`DIFF ${d.table} ${d.key}\n  live:     ${JSON.stringify(d.live)}\n  replayed: ${JSON.stringify(d.replayed)}`)
+        }
+        yield* Console.log(result.differences.length === 0 ? "0 differences: the projections are what the log says" : `${result.differences.length} difference(s)`)
       }
-      yield* Console.log(result.differences.length === 0 ? "0 differences: the projections are what the log says" : `${result.differences.length} difference(s)`)
-    }
-    if (result.differences.length > 0) return yield* Effect.fail(new Differences(`${result.differences.length} difference(s)`))
-  }).pipe(Effect.provide(Replay.Default))
+      if (result.differences.length > 0) return yield* new CliExit({ code: 1, message: `${result.differences.length} difference(s)` })
+    })
+    // The database is open for the whole audit, and closed after it.
+    return yield* audit.pipe(Effect.provide(Replay.Default.pipe(Layer.provide(DatabaseLive), Layer.provide(AppConfig.layer))))
+  }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 ).pipe(Command.withDescription("Rebuild every projection from the event log into a scratch schema and diff it with the live tables"))
 
 const audit = Command.make("audit").pipe(Command.withSubcommands([replay]), Command.withDescription("Audits of the event log"))
-const trainer = Command.make("trainer").pipe(Command.withSubcommands([audit]))
+
+const serve = Command.make("serve", {
+  embedded: Options.boolean("embedded").pipe(Options.withDescription("embedded PGlite and filesystem store in DATA_DIR even if DATABASE_URL / S3_BUCKET are set (without them it is the default anyway)"))
+}, ({ embedded }) =>
+  embedded
+    // The embedded default even where DATABASE_URL / S3_BUCKET are set: those two are not read.
+    ? loadService.pipe(Effect.withConfigProvider(ConfigProvider.fromEnv().pipe(
+      ConfigProvider.mapInputPath((name) => (name === "DATABASE_URL" || name === "S3_BUCKET" ? `TRAINER_SERVE_EMBEDDED_IGNORES_${name}` : name))
+    )))
+    : loadService).pipe(
+  Command.withDescription("Run the service (configuration from the environment, as `npm start`)")
+)
+
+const trainer = Command.make("trainer").pipe(
+  Command.withSubcommands([serve, ...remoteCommands, audit]),
+  Command.withDescription("Trainer Run control plane: datasets, trainer runs, jobs, live progress, audits")
+)
 
 const cli = Command.run(trainer, { name: "trainer", version: "0.1.0" })
 
 Effect.suspend(() => cli(process.argv)).pipe(
-  Effect.provide(DatabaseLive.pipe(Layer.provide(AppConfig.layer))),
   Effect.provide(NodeContext.layer),
-  Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  NodeRuntime.runMain({
+    disablePrettyLogger: true,
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => {
+      if (Exit.isSuccess(exit)) return onExit(0)
+      const failure = Cause.failureOption(exit.cause)
+      const error = Option.getOrUndefined(failure)
+      if (error instanceof CliExit) {
+        if (error.message) process.stderr.write(`${error.message}\n`)
+        return onExit(error.code)
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+      // Usage errors are printed by @effect/cli itself; anything else is a bug worth its whole cause.
+      if (ValidationError.isValidationError(error)) return onExit(2)
+      process.stderr.write(`${Cause.pretty(exit.cause)}\n`)
+      onExit(1)
+    }
+  })
 )
