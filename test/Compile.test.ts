@@ -92,6 +92,14 @@ describe("compiler", () => {
     expect(ensemble.params).toMatchObject({ method: "caruana", with_replacement: true })
   })
 
+  it("every node leads to finalize, so a job cannot end with work still to run", () => {
+    for (const t of [base, { ...base, ensemble: true }, { ...base, ensemble: true, metrics: ["logloss", "accuracy"], grid_size: 0.25 }, { ...base, metrics: ["logloss", "accuracy"], grid_size: 0.5 }]) {
+      const g = graphOf(t)
+      const needed = new Set(g.nodes.flatMap((n) => n.deps))
+      expect(g.nodes.filter((n) => n.kind !== "finalize" && !needed.has(n.key)).map((n) => n.key)).toEqual([])
+    }
+  })
+
   it("a Pareto sweep has C(1/g + m − 1, m − 1) points from integer compositions, then pareto", () => {
     for (const [m, g] of [[2, 0.5], [2, 0.1], [3, 0.25], [4, 0.2]] as const) {
       const metrics = ["logloss", "accuracy", "macro_f1", "neg_class_error"].slice(0, m)

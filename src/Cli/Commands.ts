@@ -100,6 +100,7 @@ const runOptions = {
   folds: Options.integer("folds").pipe(Options.optional),
   hpo: Options.choice("hpo", ["random", "optuna"]).pipe(Options.optional),
   ensemble: Options.boolean("ensemble"),
+  grid: Options.float("grid-size").pipe(Options.withDescription("Pareto sweep step over metric weights"), Options.optional),
   seed: Options.integer("seed").pipe(Options.optional)
 }
 
@@ -114,6 +115,7 @@ interface RunFlags {
   readonly folds: Option.Option<number>
   readonly hpo: Option.Option<string>
   readonly ensemble: boolean
+  readonly grid: Option.Option<number>
   readonly seed: Option.Option<number>
 }
 
@@ -139,6 +141,7 @@ const buildRequest = (o: RunFlags) =>
     if (Option.isSome(o.folds)) request.cv_folds = o.folds.value
     if (Option.isSome(o.hpo)) request.hpo = o.hpo.value
     if (o.ensemble) request.ensemble = true
+    if (Option.isSome(o.grid)) request.grid_size = o.grid.value
     if (Option.isSome(o.seed)) request.seed = o.seed.value
     if (request.dataset_id === undefined) return yield* new CliExit({ code: 2, message: "error: name the dataset: --dataset ID, or dataset_id in --file" })
     return request as any

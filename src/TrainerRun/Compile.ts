@@ -205,7 +205,9 @@ export const compile = (t: ResolvedTrainer, maxNodes: number): Either.Either<Gra
   const stage2: Array<string> = []
   for (const [family, fits] of fitsByFamily) {
     const select = add(`select.${family}`, "select", "select", { family, objective, direction: direction(objective), metrics: t.metrics }, fits)
-    if (!t.ensemble) stage2.push(add(`refit.${family}`, "refit", familyById.get(family)!.requires, { family, from: select }, [select]))
+    // With an ensemble no refit follows the selection: finalize waits for it directly (its
+    // per-family best goes on the leaderboard), so a job never ends with a select still to run.
+    stage2.push(t.ensemble ? select : add(`refit.${family}`, "refit", familyById.get(family)!.requires, { family, from: select }, [select]))
   }
   if (t.ensemble) {
     stage2.push(add("ensemble", "ensemble", "ensemble", {
