@@ -20,3 +20,7 @@ BODY=$(curl -sf --max-time 60 -X POST "http://127.0.0.1:$PORT/v1/datasets?name=s
 ROWS=$(printf '%s' "$BODY" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).profile.rows))')
 if [ "$ROWS" != "1461" ]; then echo "unexpected profile: $BODY"; exit 1; fi
 echo "deno smoke: registered seattle-weather.csv under $(npx deno --version | head -1): $ROWS rows"
+# The trainer CLI under Deno too: list what was just registered.
+LISTED=$(TRAINER_URL="http://127.0.0.1:$PORT" npx deno task cli datasets list --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).map(d=>d.name).join(",")))') || { echo "trainer CLI under deno failed"; exit 1; }
+if [ "$LISTED" != "seattle-weather" ]; then echo "trainer datasets list under deno: $LISTED"; exit 1; fi
+echo "deno smoke: trainer datasets list → $LISTED"
