@@ -31,11 +31,15 @@ const program = Effect.gen(function*() {
   yield* Console.log(`job ${job.job_id}: ${job.status}, trainer ${job.trainer.uri}`)
 }).pipe(
   // Errors are typed by tag: a 422 lists every violation with its JSON Pointer.
-  Effect.catchTag("Unprocessable", (e) => Console.error(`refused: ${e.errors?.map((x) => `${x.path}: ${x.message}`).join("; ")}`)),
+  Effect.catchTag("Unprocessable", (e) => Effect.fail(`refused: ${e.errors?.map((x) => `${x.path}: ${x.message}`).join("; ") ?? e.detail}`)),
+  Effect.catchTags({
+    Unauthorized: (e) => Effect.fail(`${e.detail}: set TRAINER_TOKEN`),
+    RequestError: (e) => Effect.fail(`cannot reach the service (${e.message}): start it, or set TRAINER_URL`)
+  }),
   Effect.provide(FetchHttpClient.layer)
 )
 
 Effect.runPromise(program).catch((e) => {
-  console.error(e)
+  console.error(typeof e === "string" ? e : e instanceof Error ? e.message : e)
   process.exit(1)
 })

@@ -26,16 +26,25 @@ for (let i = 2; i < process.argv.length; i += 2) {
   args.set(flag.slice(2), process.argv[i + 1]!)
 }
 
+const number = (flag: string, fallback: number, check: (n: number) => boolean, rule: string) => {
+  if (!args.has(flag)) return fallback
+  const n = Number(args.get(flag))
+  if (!Number.isFinite(n) || !check(n)) {
+    console.error(`sim-worker: --${flag} ${args.get(flag)}: must be ${rule}\n${usage}`)
+    process.exit(2)
+  }
+  return n
+}
 const urls = (args.get("url") ?? "http://127.0.0.1:8080").split(",")
 const id = args.get("id") ?? `sim-${process.pid}`
 const token = args.get("token")
 const caps = (args.get("caps") ?? "all") === "all" ? null : args.get("caps")!.split(",")
-const maxNodes = Number(args.get("max-nodes") ?? 2)
-const workMs = Number(args.get("work-ms") ?? 50)
-const failRate = Number(args.get("fail-rate") ?? 0)
-const leaseSeconds = args.has("lease-seconds") ? Number(args.get("lease-seconds")) : undefined
-const untilIdleMs = Number(args.get("until-idle-ms") ?? 0)
-let seed = Number(args.get("seed") ?? process.pid)
+const maxNodes = number("max-nodes", 2, (n) => Number.isInteger(n) && n >= 1 && n <= 100, "a whole number from 1 to 100")
+const workMs = number("work-ms", 50, (n) => n >= 0, "a number of milliseconds ≥ 0")
+const failRate = number("fail-rate", 0, (n) => n >= 0 && n <= 1, "a probability from 0 to 1")
+const leaseSeconds = args.has("lease-seconds") ? number("lease-seconds", 60, (n) => Number.isInteger(n) && n >= 1, "a whole number of seconds ≥ 1") : undefined
+const untilIdleMs = number("until-idle-ms", 0, (n) => n >= 0, "a number of milliseconds ≥ 0 (0: never stop)")
+let seed = number("seed", process.pid, Number.isInteger, "a whole number")
 const random = () => {
   seed = (seed * 1103515245 + 12345) % 2147483648
   return seed / 2147483648
@@ -45,8 +54,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 let current = 0
 
 /** POSTs to the current replica; on a network error or 5xx tries the next one, with backoff. */
+let idleSince = Date.now()
 const call = async (path: string, body: unknown): Promise<{ status: number; body: any }> => {
   for (let attempt = 0;; attempt++) {
+    // Idle includes time spent unable to reach any replica.
+    if (path === "/v1/workers/lease" && untilIdleMs > 0 && Date.now() - idleSince > untilIdleMs) {
+      console.error("sim-worker: idle (no service reachable) for --until-idle-ms; stopping")
+      process.exit(0)
+    }
     const base = urls[current % urls.length]
     try {
       const response = await fetch(`${base}${path}`, {
@@ -66,7 +81,6 @@ const call = async (path: string, body: unknown): Promise<{ status: number; body
   }
 }
 
-let idleSince = Date.now()
 for (;;) {
   const leased = await call("/v1/workers/lease", { worker_id: id, capabilities: caps, max_nodes: maxNodes, ...(leaseSeconds ? { lease_seconds: leaseSeconds } : {}) })
   const leases: Array<{ node_id: string; lease_token: string; expires_at: string }> = leased.status === 200 ? leased.body.leases : []
@@ -82,6 +96,9 @@ for (;;) {
     await sleep(work / 2)
     const beat = await call(`/v1/nodes/${l.node_id}/heartbeat`, { lease_token: l.lease_token })
     if (beat.status !== 200 || beat.body.cancel) {
+      // Told to stop: give the node back at once (a final failure), so a cancel ends the job now
+      // rather than when the lease runs out.
+      if (beat.status === 200) await call(`/v1/nodes/${l.node_id}/fail`, { lease_token: l.lease_token, error: { message: "stopped: the job is cancelled or ended", retryable: false } })
       console.log(`refused ${l.node_id} ${beat.status}${beat.body?.cancel ? " cancel" : ""}`)
       continue
     }

@@ -10,6 +10,7 @@ import { HttpApiClient, HttpClient, type HttpClientError, HttpClientRequest, typ
 import { Duration, Effect, Option, type ParseResult, Schema, Stream } from "effect"
 import { Api } from "./Api.ts"
 import { Dataset } from "./Domain/Dataset.ts"
+import { BadRequest, Conflict, FieldError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized, Unprocessable, UnsupportedMediaType } from "./Domain/Problem.ts"
 import { StoredEvent } from "./Domain/Events.ts"
 import type { TrainerRequest } from "./Domain/Trainer.ts"
 
@@ -85,8 +86,8 @@ export const make = (options: ClientOptions) =>
       return http.execute(request).pipe(
         Effect.flatMap((response) => Effect.map(response.json, (json) => ({ status: response.status, body: json as any }))),
         Effect.scoped,
-        Effect.flatMap(({ body, status }): Effect.Effect<Dataset, ProblemError | ParseResult.ParseError> =>
-          status < 300 ? decodeDataset(body) : Effect.fail(new ProblemError({ status, problem: body }))
+        Effect.flatMap(({ body, status }): Effect.Effect<Dataset, Problem | ProblemError | ParseResult.ParseError> =>
+          status < 300 ? decodeDataset(body) : Effect.fail(problemOf(status, body))
         )
       )
     }
@@ -96,7 +97,7 @@ export const make = (options: ClientOptions) =>
      * when the connection drops it reconnects with Last-Event-ID (nothing skipped or repeated) and
      * ends after the job's terminal event. Gives up after 10 reconnects in a row that bring nothing.
      */
-    const follow = (jobId: string, lastEventId = 0): Stream.Stream<StoredEvent, HttpClientError.HttpClientError | ProblemError> =>
+    const follow = (jobId: string, lastEventId = 0): Stream.Stream<StoredEvent, HttpClientError.HttpClientError | Problem | ProblemError> =>
       Stream.suspend(() => followFrom(jobId, { last: lastEventId, ended: false, fruitless: 0 }))
 
     const followFrom = (jobId: string, state: { last: number; ended: boolean; fruitless: number }) => {
@@ -111,7 +112,7 @@ export const make = (options: ClientOptions) =>
         }
         if (response.status !== 200) {
           const problem = yield* response.json.pipe(Effect.orElseSucceed(() => null))
-          return yield* Effect.fail(new ProblemError({ status: response.status, problem }))
+          return yield* Effect.fail(problemOf(response.status, problem))
         }
         return response.stream.pipe(
           Stream.decodeText(),
@@ -132,9 +133,9 @@ export const make = (options: ClientOptions) =>
           Stream.takeUntil((event) => TERMINAL.has(event.type))
         )
       }))
-      const loop: Stream.Stream<StoredEvent, HttpClientError.HttpClientError | ProblemError> = connect.pipe(
-        // A dropped connection resumes from the last event received.
-        Stream.catchAll((e) => (e._tag !== "ProblemError" && state.fruitless < 10 ? Stream.empty : Stream.fail(e))),
+      const loop: Stream.Stream<StoredEvent, HttpClientError.HttpClientError | Problem | ProblemError> = connect.pipe(
+        // A dropped connection resumes from the last event received; an answer (4xx) ends the stream.
+        Stream.catchAll((e) => ((e._tag === "RequestError" || e._tag === "ResponseError") && state.fruitless < 10 ? Stream.empty : Stream.fail(e))),
         Stream.concat(Stream.suspend(() => {
           if (state.ended) return Stream.empty
           state.fruitless++
@@ -147,6 +148,38 @@ export const make = (options: ClientOptions) =>
 
     return { ...api, submit, upload, follow } as const
   })
+
+const PROBLEMS = {
+  400: BadRequest,
+  401: Unauthorized,
+  404: NotFound,
+  409: Conflict,
+  413: PayloadTooLarge,
+  415: UnsupportedMediaType,
+  422: Unprocessable,
+  503: ServiceUnavailable
+} as const
+type Problem = BadRequest | Unauthorized | NotFound | Conflict | PayloadTooLarge | UnsupportedMediaType | Unprocessable | ServiceUnavailable
+
+/** The server's problem+json as the same tagged error the generated endpoints fail with. */
+const problemOf = (status: number, body: unknown): Problem | ProblemError => {
+  const Class = PROBLEMS[status as keyof typeof PROBLEMS]
+  const p = body as { type?: unknown; title?: unknown; detail?: unknown; errors?: unknown } | null
+  if (Class && p && typeof p.detail === "string") {
+    try {
+      return new Class({
+        type: String(p.type ?? ""),
+        title: String(p.title ?? ""),
+        status,
+        detail: p.detail,
+        ...(Array.isArray(p.errors) ? { errors: p.errors.map((e: any) => new FieldError({ path: String(e.path), message: String(e.message) })) } : {})
+      })
+    } catch {
+      // not the shape we know: fall through
+    }
+  }
+  return new ProblemError({ status, problem: body })
+}
 
 /** An answer the SDK's helpers could not take: the server's problem+json and its status. */
 export class ProblemError extends Schema.TaggedError<ProblemError>()("ProblemError", {

@@ -4,6 +4,8 @@
 // request was refused; 3 the service is unreachable or unavailable.
 import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as Fs from "node:fs"
+import * as NodePath from "node:path"
 import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
 import { CliExit } from "./Cli/Output.ts"
 import { remoteCommands } from "./Cli/Commands.ts"
@@ -34,8 +36,18 @@ const replay = Command.make("replay", { keep, json }, ({ keep, json }) =>
       }
       if (result.differences.length > 0) return yield* new CliExit({ code: 1, message: `${result.differences.length} difference(s)` })
     })
-    // The database is open for the whole audit, and closed after it.
-    return yield* audit.pipe(Effect.provide(Replay.Default.pipe(Layer.provide(DatabaseLive), Layer.provide(AppConfig.layer))))
+    const config = yield* AppConfig.pipe(Effect.provide(AppConfig.layer), Effect.mapError((e) => new CliExit({ code: 2, message: `error: ${e}` })))
+    // A typo in DATA_DIR must not audit a new, empty database and call it clean.
+    if (Option.isNone(config.databaseUrl) && !Fs.existsSync(NodePath.join(config.dataDir, "pg", "PG_VERSION"))) {
+      return yield* new CliExit({ code: 2, message: `error: no embedded database in DATA_DIR ${config.dataDir} (set DATA_DIR to the service's, or DATABASE_URL)` })
+    }
+    // The database is open for the whole audit, and closed after it; one that cannot be opened
+    // (in use by a running service, unreachable) is said in one line.
+    return yield* audit.pipe(
+      Effect.provide(Replay.Default.pipe(Layer.provide(DatabaseLive), Layer.provide(AppConfig.layer))),
+      Effect.catchAllDefect((defect) => new CliExit({ code: 3, message: `error: cannot open the database: ${defect instanceof Error ? defect.message : String(defect)}` })),
+      Effect.catchTag("SqlError", (e) => new CliExit({ code: 3, message: `error: the database failed: ${e.message}` }))
+    )
   }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 ).pipe(Command.withDescription("Rebuild every projection from the event log into a scratch schema and diff it with the live tables"))
 
@@ -59,6 +71,12 @@ const trainer = Command.make("trainer").pipe(
 )
 
 const cli = Command.run(trainer, { name: "trainer", version: "0.1.0" })
+
+// `trainer events … | head`: the reader left; stop quietly, as Unix tools do.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0)
+  throw e
+})
 
 Effect.suspend(() => cli(process.argv)).pipe(
   Effect.provide(NodeContext.layer),

@@ -65,6 +65,17 @@ describe("the trainer CLI", () => {
       expect([missing.code, missing.stderr.trim()]).toEqual([2, "error: no job job_nope (404)"])
       expect((await spawnCli(["jobs", "list"], { TRAINER_URL: "http://127.0.0.1:1" }).done).code).toBe(3)
       expect((await cli("jobs", "bogus")).code).toBe(2)
+      // Checked before sending, as the server would: every violation by path, unknown keys named.
+      const zero = await cli("plan", "--file", runFile, "--trials", "0")
+      expect([zero.code, zero.stderr.trim()]).toEqual([2, "error: /n_trials: must be at least 1 (422)"])
+      const typoFile = NodePath.join(dataDir, "typo.json")
+      Fs.writeFileSync(typoFile, JSON.stringify({ dataset_id: datasetId, task: { type: "multiclass", target: "weather" }, trials: 2 }))
+      const typo = await cli("run", "--file", typoFile)
+      expect(typo.code).toBe(2)
+      expect(typo.stderr).toContain("/trials")
+      expect(typo.stderr).toContain("n_trials")
+      const asJson = await cli("jobs", "show", "job_nope", "--json")
+      expect(JSON.parse(asJson.stderr)).toMatchObject({ error: { status: 404, detail: "no job job_nope" } })
 
       // A run, watched live: first it says what it waits for, then a worker drives it to the end.
       const submitted = await cli("run", "--file", runFile)
@@ -101,6 +112,12 @@ describe("the trainer CLI", () => {
       const otherWatch = await watchOther.done
       expect(otherWatch.code).toBe(1)
       expect(otherWatch.stdout.trim().split("\n").at(-1)).toBe("job cancelled")
+      expect(otherWatch.stdout).toMatch(/total +\[#+\] 6\/6 nodes/)
+      expect(otherWatch.stdout).toMatch(/fit +\[#+\] 2\/2 \(2 cancelled\)/)
+      // --json: the events for a script, and the same exit code.
+      const jsonWatch = await cli("jobs", "watch", other, "--json")
+      expect(jsonWatch.code).toBe(1)
+      expect(jsonWatch.stdout.trim().split("\n").map((l) => JSON.parse(l).type).at(-1)).toBe("JobCancelled")
       const list = await cli("jobs", "list", "--status", "cancelled", "--json")
       expect(JSON.parse(list.stdout).map((j: any) => j.job_id)).toEqual([other])
     } finally {
@@ -110,7 +127,10 @@ describe("the trainer CLI", () => {
     }
     // The operator's audit, on the stopped service's data.
     const audit = await spawnCli(["audit", "replay"], { DATA_DIR: dataDir }).done
+    const typoDir = await spawnCli(["audit", "replay"], { DATA_DIR: `${dataDir}-typo` }).done
     Fs.rmSync(dataDir, { recursive: true, force: true })
+    expect([typoDir.code, typoDir.stderr]).toEqual([2, expect.stringContaining("no embedded database in DATA_DIR")])
+    expect(Fs.existsSync(`${dataDir}-typo`)).toBe(false)
     expect(audit.code, audit.stderr).toBe(0)
     expect(audit.stdout).toContain("0 differences")
   }, 180_000)

@@ -8,6 +8,8 @@ import * as Fs from "node:fs"
 import * as NodePath from "node:path"
 import { type Client, TrainerClient } from "../Client.ts"
 import type { StoredEvent } from "../Domain/Events.ts"
+import { TaskTypes, TrainerRequest } from "../Domain/Trainer.ts"
+import { decodeStrict } from "../Validation.ts"
 import { render as renderPicture } from "../TrainerRun/Picture.ts"
 import { CliExit, table, toCliExit } from "./Output.ts"
 import * as Watch from "./Watch.ts"
@@ -36,7 +38,7 @@ const withClient = <A, E>(o: Remote, body: (client: Client) => Effect.Effect<A, 
   TrainerClient.make({ baseUrl: o.url, token: Option.getOrUndefined(o.token), attempts: 3 }).pipe(
     Effect.flatMap(body),
     Effect.provide(FetchHttpClient.layer),
-    Effect.mapError(toCliExit)
+    Effect.mapError((e) => toCliExit(e, o.json))
   )
 
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
@@ -92,8 +94,14 @@ const datasets = Command.make("datasets").pipe(Command.withSubcommands([datasets
 const runOptions = {
   file: Options.file("file", { exists: "yes" }).pipe(Options.withDescription("the run as JSON (§4); flags override its fields"), Options.optional),
   dataset: Options.text("dataset").pipe(Options.optional),
-  task: Options.choice("task", ["regression", "binclass", "multiclass", "forecasting", "ranking", "survival", "anomaly"]).pipe(Options.optional),
+  task: Options.choice("task", TaskTypes).pipe(Options.optional),
   target: Options.text("target").pipe(Options.optional),
+  timeCol: Options.text("time-col").pipe(Options.withDescription("forecasting: the time column"), Options.optional),
+  horizon: Options.integer("horizon").pipe(Options.withDescription("forecasting: steps ahead"), Options.optional),
+  seriesId: Options.text("series-id").pipe(Options.withDescription("forecasting: comma-separated series columns"), Options.optional),
+  freq: Options.text("freq").pipe(Options.withDescription("forecasting: a frequency alias (D, h, 15min, W-MON, MS)"), Options.optional),
+  sequenceId: Options.text("sequence-id").pipe(Options.withDescription("sequence_*: the sequence column"), Options.optional),
+  orderBy: Options.text("order-by").pipe(Options.withDescription("sequence_*: the order column"), Options.optional),
   models: Options.text("models").pipe(Options.withDescription("comma-separated families"), Options.optional),
   metrics: Options.text("metrics").pipe(Options.withDescription("comma-separated metrics"), Options.optional),
   trials: Options.integer("trials").pipe(Options.optional),
@@ -109,6 +117,12 @@ interface RunFlags {
   readonly dataset: Option.Option<string>
   readonly task: Option.Option<string>
   readonly target: Option.Option<string>
+  readonly timeCol: Option.Option<string>
+  readonly horizon: Option.Option<number>
+  readonly seriesId: Option.Option<string>
+  readonly freq: Option.Option<string>
+  readonly sequenceId: Option.Option<string>
+  readonly orderBy: Option.Option<string>
   readonly models: Option.Option<string>
   readonly metrics: Option.Option<string>
   readonly trials: Option.Option<number>
@@ -132,9 +146,19 @@ const buildRequest = (o: RunFlags) =>
     }
     const list = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")
     if (Option.isSome(o.dataset)) request.dataset_id = o.dataset.value
-    if (Option.isSome(o.task) || Option.isSome(o.target)) {
-      request.task = { ...(request.task ?? {}), ...Option.match(o.task, { onNone: () => ({}), onSome: (type) => ({ type }) }), ...Option.match(o.target, { onNone: () => ({}), onSome: (target) => ({ target }) }) }
+    const taskFields: Record<string, unknown> = {}
+    const put = <A>(key: string, value: Option.Option<A>, f: (a: A) => unknown = (a) => a) => {
+      if (Option.isSome(value)) taskFields[key] = f(value.value)
     }
+    put("type", o.task)
+    put("target", o.target)
+    put("time_col", o.timeCol)
+    put("horizon", o.horizon)
+    put("series_id", o.seriesId, (v) => (v.includes(",") ? list(v) : v))
+    put("freq", o.freq)
+    put("sequence_id", o.sequenceId)
+    put("order_by", o.orderBy)
+    if (Object.keys(taskFields).length > 0) request.task = { ...(request.task ?? {}), ...taskFields }
     if (Option.isSome(o.models)) request.models = list(o.models.value)
     if (Option.isSome(o.metrics)) request.metrics = list(o.metrics.value)
     if (Option.isSome(o.trials)) request.n_trials = o.trials.value
@@ -144,7 +168,9 @@ const buildRequest = (o: RunFlags) =>
     if (Option.isSome(o.grid)) request.grid_size = o.grid.value
     if (Option.isSome(o.seed)) request.seed = o.seed.value
     if (request.dataset_id === undefined) return yield* new CliExit({ code: 2, message: "error: name the dataset: --dataset ID, or dataset_id in --file" })
-    return request as any
+    // The same strict decoding as the server's: unknown keys refused (with the closest name), every
+    // violation listed by its JSON Pointer — before anything is sent.
+    return yield* decodeStrict(TrainerRequest)(request)
   })
 
 const byKind = (kinds: Record<string, number>) => table(Object.entries(kinds).map(([k, n]) => [k, n]), ["KIND", "NODES"])
@@ -286,8 +312,8 @@ const watch = Command.make("watch", { ...remote, id: jobId }, (o) =>
       const events = client.follow(o.id).pipe(
         Stream.tap((e) =>
           Effect.gen(function*() {
-            if (o.json) return yield* Console.log(JSON.stringify(e))
             const line = Watch.apply(state, e, Date.now())
+            if (o.json) return yield* Console.log(JSON.stringify(e))
             if (line) yield* say(line)
           })
         ),
@@ -297,7 +323,7 @@ const watch = Command.make("watch", { ...remote, id: jobId }, (o) =>
       const ticks = Stream.tick("1 second").pipe(Stream.tap(() => (o.json ? Effect.void : draw())))
       yield* Stream.merge(events, ticks, { haltStrategy: "left" }).pipe(Stream.runDrain)
       if (!o.json) {
-        yield* draw(true)
+        yield* draw(tty)
         yield* Console.log(state.end ? `job ${state.end.status}${state.end.reason ? `: ${state.end.reason}` : ""}` : "the stream ended")
       }
       // The human view already said how it ended; --json output says it on stderr.

@@ -29,14 +29,27 @@ export const problemLines = (p: ProblemLike) => {
 }
 
 /** Any failure of a remote command as a CliExit with the right code and message. */
-export const toCliExit = (error: unknown): CliExit => {
+export const toCliExit = (error: unknown, json = false): CliExit => {
+  const exit = describe(error)
+  if (!json || error instanceof CliExit) return exit
+  // For scripts: the problem as JSON on stderr.
+  const e = error as { problem?: unknown; _tag?: string }
+  const problem = e?._tag === "ProblemError" ? e.problem : typeof (error as ProblemLike)?.status === "number" ? error : { detail: exit.message.replace(/^error: /, "") }
+  return new CliExit({ code: exit.code, message: JSON.stringify({ error: problem }) })
+}
+
+const describe = (error: unknown): CliExit => {
   if (error instanceof CliExit) return error
   const e = error as { _tag?: string; status?: number; reason?: string; message?: string; problem?: ProblemLike } & ProblemLike
   switch (e?._tag) {
     case "ServiceUnavailable":
       return new CliExit({ code: 3, message: problemLines(e) })
     case "RequestError":
-      return new CliExit({ code: 3, message: `error: cannot reach the service (${e.message ?? e.reason}); is it running? (--url, TRAINER_URL)` })
+      return e.reason === "InvalidUrl"
+        ? new CliExit({ code: 2, message: `error: --url / TRAINER_URL is not a URL (${e.message ?? e.reason})` })
+        : new CliExit({ code: 3, message: `error: cannot reach the service (${e.message ?? e.reason}); is it running? (--url, TRAINER_URL)` })
+    case "Unauthorized":
+      return new CliExit({ code: 2, message: `${problemLines(e)}\n  pass --token or set TRAINER_TOKEN` })
     case "ProblemError":
       return new CliExit({ code: (e.status ?? 500) >= 500 ? 3 : 2, message: problemLines({ ...(e.problem ?? {}), ...(e.status !== undefined ? { status: e.status } : {}) }) })
     case "ParseError":

@@ -10,6 +10,8 @@ interface NodeState {
   readonly kind: string
   readonly requires: string
   status: string
+  /** A retry's backoff: not leasable before this time (ms). */
+  readyAt?: number
 }
 
 export interface WatchState {
@@ -45,8 +47,16 @@ export const apply = (state: WatchState, event: StoredEvent, now: number): strin
     case "NodeSucceeded":
       set(data.node_id, "succeeded")
       return undefined
+    case "NodeRetryScheduled": {
+      const n = state.nodes.get(keyOf(jobId, data.node_id))
+      if (n) {
+        n.status = "ready"
+        n.readyAt = Date.parse(data.ready_at)
+      }
+      return `↻ ${keyOf(jobId, data.node_id)}: retry scheduled for ${data.ready_at}`
+    }
     case "NodeFailed":
-      set(data.node_id, data.final ? "failed" : "ready")
+      set(data.node_id, data.final ? "failed" : "pending")
       return `✗ ${keyOf(jobId, data.node_id)} failed (attempt ${data.attempt}${data.final ? ", final" : ", will retry"}): ${data.error?.message ?? ""}`
     case "NodeLeaseExpired":
       set(data.node_id, "ready")
@@ -58,7 +68,9 @@ export const apply = (state: WatchState, event: StoredEvent, now: number): strin
       for (const id of data.node_ids) set(id, "skipped")
       return `– skipped ${data.node_ids.length} node(s): ${data.reason}`
     case "JobCancelRequested":
-      return "cancel requested: no new leases; waiting for running nodes to stop"
+      return [...state.nodes.values()].some((n) => n.status === "leased")
+        ? "cancel requested: no new leases; waiting for running nodes to stop"
+        : "cancel requested"
     case "JobCancelled":
       for (const id of data.node_ids) set(id, "cancelled")
       state.end = { status: "cancelled" }
@@ -83,12 +95,14 @@ const seconds = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${
 
 /** Per kind: done (succeeded, failed for good, skipped, cancelled) / total. */
 export const progress = (state: WatchState) => {
-  const byKind = new Map<string, { done: number; total: number; failed: number }>()
+  const byKind = new Map<string, { done: number; total: number; failed: number; skipped: number; cancelled: number }>()
   for (const n of state.nodes.values()) {
-    const k = byKind.get(n.kind) ?? { done: 0, total: 0, failed: 0 }
+    const k = byKind.get(n.kind) ?? { done: 0, total: 0, failed: 0, skipped: 0, cancelled: 0 }
     k.total++
     if (DONE.has(n.status)) k.done++
     if (n.status === "failed") k.failed++
+    if (n.status === "skipped") k.skipped++
+    if (n.status === "cancelled") k.cancelled++
     byKind.set(n.kind, k)
   }
   return [...byKind].sort(([a], [b]) => KIND_ORDER.indexOf(a) - KIND_ORDER.indexOf(b))
@@ -96,7 +110,8 @@ export const progress = (state: WatchState) => {
 
 /** What the ready nodes need, when no worker is taking them. */
 export const waiting = (state: WatchState, now: number, patienceMs: number) => {
-  const ready = [...state.nodes.values()].filter((n) => n.status === "ready")
+  // Nodes waiting out a retry's backoff are not waiting for a worker.
+  const ready = [...state.nodes.values()].filter((n) => n.status === "ready" && (n.readyAt === undefined || n.readyAt <= now))
   const leased = [...state.nodes.values()].some((n) => n.status === "leased")
   if (ready.length === 0 || leased || state.end) return undefined
   if (state.lastLeaseAt !== undefined && now - state.lastLeaseAt < patienceMs) return undefined
@@ -109,13 +124,18 @@ export const waiting = (state: WatchState, now: number, patienceMs: number) => {
 export const render = (state: WatchState, now: number) => {
   const kinds = progress(state)
   const width = Math.max(...kinds.map(([k]) => k.length), 4)
-  const lines = kinds.map(([kind, k]) => `${kind.padEnd(width)} ${bar(k.done, k.total)} ${k.done}/${k.total}${k.failed > 0 ? ` (${k.failed} failed)` : ""}`)
+  const notes = (k: { failed: number; skipped: number; cancelled: number }) => {
+    const parts = [k.failed > 0 ? `${k.failed} failed` : "", k.skipped > 0 ? `${k.skipped} skipped` : "", k.cancelled > 0 ? `${k.cancelled} cancelled` : ""].filter((x) => x)
+    return parts.length > 0 ? ` (${parts.join(", ")})` : ""
+  }
+  const lines = kinds.map(([kind, k]) => `${kind.padEnd(width)} ${bar(k.done, k.total)} ${k.done}/${k.total}${notes(k)}`)
   const done = kinds.reduce((s, [, k]) => s + k.done, 0)
   const total = kinds.reduce((s, [, k]) => s + k.total, 0)
   if (state.doneAtStart === undefined) state.doneAtStart = done
   const elapsed = now - state.startedAt
   const pace = elapsed > 0 ? (done - state.doneAtStart) / elapsed : 0
-  const eta = pace > 0 && done < total ? `, ETA ${seconds((total - done) / pace)}` : ""
+  // No ETA once the job ended, nor while nothing is being worked on.
+  const eta = pace > 0 && done < total && state.end === undefined && waiting(state, now, 3000) === undefined ? `, ETA ${seconds((total - done) / pace)}` : ""
   lines.push(`${"total".padEnd(width)} ${bar(done, total)} ${done}/${total} nodes, ${seconds(elapsed)} elapsed${eta}`)
   return lines
 }

@@ -34,7 +34,8 @@ const boxStatus = (members: ReadonlyArray<PictureNode>): string | undefined => {
   if (statuses.size === 0) return undefined
   if (statuses.size === 1) return [...statuses][0]
   for (const s of ["leased", "ready", "pending"]) if (statuses.has(s)) return s
-  return statuses.has("succeeded") ? "succeeded" : [...statuses][0]
+  // Settled: any failure shows, so a box with failed fits is not drawn as a plain success.
+  return statuses.has("failed") ? "failed" : statuses.has("succeeded") ? "succeeded" : [...statuses][0]
 }
 
 const counts = (members: ReadonlyArray<PictureNode>) => {
