@@ -59,7 +59,7 @@ const call = async (path: string, body: unknown): Promise<{ status: number; body
   for (let attempt = 0;; attempt++) {
     // Idle includes time spent unable to reach any replica.
     if (path === "/v1/workers/lease" && untilIdleMs > 0 && Date.now() - idleSince > untilIdleMs) {
-      console.error("sim-worker: idle (no service reachable) for --until-idle-ms; stopping")
+      console.error("sim-worker: nothing to lease for --until-idle-ms; stopping")
       process.exit(0)
     }
     const base = urls[current % urls.length]
@@ -71,6 +71,10 @@ const call = async (path: string, body: unknown): Promise<{ status: number; body
         signal: AbortSignal.timeout(10_000)
       })
       const text = await response.text()
+      if (response.status === 401 || response.status === 403) {
+        console.error(`sim-worker: ${base} refused the credentials (${response.status}): pass --token`)
+        process.exit(3)
+      }
       if (response.status < 500) return { status: response.status, body: text ? JSON.parse(text) : null }
     } catch (e) {
       // connection refused, reset or timed out: another replica may answer

@@ -6,7 +6,7 @@ import { Command, Options, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
-import { Cause, ConfigProvider, Console, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, ConfigError, ConfigProvider, Console, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
 import { CliExit } from "./Cli/Output.ts"
 import { remoteCommands } from "./Cli/Commands.ts"
 
@@ -53,17 +53,25 @@ const replay = Command.make("replay", { keep, json }, ({ keep, json }) =>
 
 const audit = Command.make("audit").pipe(Command.withSubcommands([replay]), Command.withDescription("Audits of the event log"))
 
+/** Start-up failures in one line: bad configuration is refused input (2), a port that cannot be
+ * listened on is the machine's (3). */
+const startupFailure = (e: unknown) =>
+  ConfigError.isConfigError(e)
+    ? new CliExit({ code: 2, message: `error: configuration: ${String(e).replace(/^\(|\)$/g, "")}` })
+    : (e as { _tag?: string })?._tag === "ServeError"
+    ? new CliExit({ code: 3, message: `error: cannot listen: ${String((e as { cause?: { message?: string } }).cause?.message ?? e)} (HOST, PORT)` })
+    : e
+
 const serve = Command.make("serve", {
   embedded: Options.boolean("embedded").pipe(Options.withDescription("embedded PGlite and filesystem store in DATA_DIR even if DATABASE_URL / S3_BUCKET are set (without them it is the default anyway)"))
 }, ({ embedded }) =>
-  embedded
+  (embedded
     // The embedded default even where DATABASE_URL / S3_BUCKET are set: those two are not read.
     ? loadService.pipe(Effect.withConfigProvider(ConfigProvider.fromEnv().pipe(
       ConfigProvider.mapInputPath((name) => (name === "DATABASE_URL" || name === "S3_BUCKET" ? `TRAINER_SERVE_EMBEDDED_IGNORES_${name}` : name))
     )))
-    : loadService).pipe(
-  Command.withDescription("Run the service (configuration from the environment, as `npm start`)")
-)
+    : loadService).pipe(Effect.mapError(startupFailure))
+).pipe(Command.withDescription("Run the service (configuration from the environment, as `npm start`)"))
 
 const trainer = Command.make("trainer").pipe(
   Command.withSubcommands([serve, ...remoteCommands, audit]),

@@ -22,7 +22,9 @@ interface ProblemLike {
 /** A problem+json answer as lines: the detail, then `path: reason` for every violation. */
 export const problemLines = (p: ProblemLike) => {
   const errors = p.errors ?? []
-  const head = `error: ${p.detail ?? p.title ?? "request refused"}${p.status ? ` (${p.status})` : ""}`
+  const status = p.status ? ` (${p.status})` : ""
+  // Several violations: a short head, then one line each (the detail would repeat them all).
+  const head = errors.length > 1 ? `error: the request breaks ${errors.length} rules${status}` : `error: ${p.detail ?? p.title ?? "request refused"}${status}`
   // A single violation is already the detail (`/path: reason`); several are listed one per line.
   if (errors.length === 1 && p.detail === `${errors[0]!.path}: ${errors[0]!.message}`) return head
   return [head, ...errors.map((e) => `  ${e.path || "/"}: ${e.message}`)].join("\n")
