@@ -176,10 +176,18 @@ export const projectJobEvent = (
     case "JobSucceeded":
       return { job: { ...next, status: "succeeded", result: event.result }, nodes: [] }
     case "JobFailed":
-      return { job: { ...next, status: "failed", result: { reason: event.reason } }, nodes: [] }
+      // What was still waiting will not run: skipped, saying why (a cancelled job's leftovers are `cancelled`).
+      return {
+        job: { ...next, status: "failed", result: { reason: event.reason } },
+        nodes: event.node_ids.map((id) => ({ ...touched(id), status: "skipped", error: { message: `job failed: ${event.reason}` }, updated_at: event.at }))
+      }
   }
 }
 
 /** The node ids a job event touches (what the live path loads before projecting). */
 export const touchedNodes = (event: JobEvent): ReadonlyArray<string> =>
-  event._tag === "NodeReady" || event._tag === "JobCancelled" || event._tag === "NodeSkipped" ? event.node_ids : "node_id" in event ? [event.node_id] : []
+  event._tag === "NodeReady" || event._tag === "JobCancelled" || event._tag === "NodeSkipped" || event._tag === "JobFailed"
+    ? event.node_ids
+    : "node_id" in event
+    ? [event.node_id]
+    : []

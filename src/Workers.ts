@@ -135,6 +135,12 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
       )
     )
 
+    /** A job's nodes still waiting to run (pending or ready), in graph order. */
+    const waitingNodes = (jobId: string) =>
+      sql<{ node_id: string }>`SELECT node_id FROM computation_node WHERE job_id = ${jobId} AND status IN ('pending', 'ready') ORDER BY ordinal`.pipe(
+        Effect.map((rows) => rows.map((r) => r.node_id))
+      )
+
     /** A cancelling job with no node under lease any more ends cancelled. */
     const settleCancelling = (jobId: string, at: string, metadata: EventMetadata) =>
       Effect.gen(function*() {
@@ -274,7 +280,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
                  count(*) FILTER (WHERE status <> 'failed')::int AS alive
           FROM computation_node WHERE job_id = ${node.job_id} AND kind = 'fit'`
         if (count!.alive === 0) {
-          yield* appendToJob(node.job_id, [{ _tag: "JobFailed", job_id: node.job_id, reason: "no family had a successful trial: every fit failed", at }], metadata)
+          yield* appendToJob(node.job_id, [{ _tag: "JobFailed", job_id: node.job_id, reason: "no family had a successful trial: every fit failed", node_ids: yield* waitingNodes(node.job_id), at }], metadata)
           return
         }
         const settled = [node.node_id]
@@ -326,7 +332,7 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
           events.push({ _tag: "NodeRetryScheduled", job_id: node.job_id, node_id: nodeId, ready_at, at })
         } else if (open && node.kind !== "fit") {
           // Only fits may fail without ending the run (§7): any other node that cannot finish fails its job.
-          events.push({ _tag: "JobFailed", job_id: node.job_id, reason: `node ${nodeId} failed after ${node.attempts} attempt(s): ${error.message}`, at })
+          events.push({ _tag: "JobFailed", job_id: node.job_id, reason: `node ${nodeId} failed after ${node.attempts} attempt(s): ${error.message}`, node_ids: yield* waitingNodes(node.job_id), at })
         }
         yield* appendToJob(node.job_id, events, metadata)
         if (cancelling) yield* settleCancelling(node.job_id, at, metadata)

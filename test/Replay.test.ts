@@ -59,4 +59,10 @@ describe("upcasting", () => {
       delete upcasters.Example
     }
   })
+
+  it("a JobFailed written before v2 replays with no nodes to close, as it was projected then", () => {
+    const v1 = { job_id: "job_x", reason: "node job_x.prepare failed", at: "2026-12-01T00:00:00.000Z" }
+    expect(upcast("JobFailed", 1, v1)).toEqual({ ...v1, node_ids: [] })
+    expect(upcast("JobFailed", 2, { ...v1, node_ids: ["job_x.fit"] })).toEqual({ ...v1, node_ids: ["job_x.fit"] })
+  })
 })

@@ -210,6 +210,12 @@ for (const deployment of deployments) {
         const types = (yield* get(`/v1/jobs/${jobId}/events?limit=500`)).body.items.map((e: any) => e.type)
         expect(types.filter((t: string) => t === "JobFailed")).toHaveLength(1)
         expect(types.at(-1)).toBe("NodeFailed")
+        // Nothing is left waiting for a worker: what had not run is skipped, saying why.
+        expect(job.nodes.ready ?? 0).toBe(0)
+        expect(job.nodes.pending ?? 0).toBe(0)
+        const skipped = (yield* get(`/v1/jobs/${jobId}/nodes?status=skipped`)).body.items
+        expect(skipped.map((n: any) => n.kind).sort()).toEqual(["finalize", "refit", "refit"])
+        expect(skipped[0].error.message).toContain("job failed: node")
       }))
 
     it.effect("found by a new user: heartbeats keep the granted length, tokens stay secret, bad input is a precise 4xx", () =>

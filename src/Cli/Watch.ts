@@ -79,6 +79,7 @@ export const apply = (state: WatchState, event: StoredEvent, now: number): strin
       state.end = { status: "succeeded" }
       return undefined
     case "JobFailed":
+      for (const id of data.node_ids ?? []) set(id, "skipped")
       state.end = { status: "failed", reason: data.reason }
       return undefined
     default:

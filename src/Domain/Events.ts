@@ -59,7 +59,8 @@ export const JobCancelRequested = Schema.TaggedStruct("JobCancelRequested", { jo
 /** The job ended cancelled; `node_ids` are the nodes that will now never run. */
 export const JobCancelled = Schema.TaggedStruct("JobCancelled", { job_id: Schema.String, node_ids: Schema.Array(Schema.String), at: Schema.String })
 export const JobSucceeded = Schema.TaggedStruct("JobSucceeded", { job_id: Schema.String, result: Schema.Unknown, at: Schema.String })
-export const JobFailed = Schema.TaggedStruct("JobFailed", { job_id: Schema.String, reason: Schema.String, at: Schema.String })
+/** v2 adds `node_ids`: the nodes still pending or ready, which the failure leaves `skipped`. */
+export const JobFailed = Schema.TaggedStruct("JobFailed", { job_id: Schema.String, reason: Schema.String, node_ids: Schema.Array(Schema.String), at: Schema.String })
 
 export const JobEvent = Schema.Union(NodeLeased, NodeHeartbeat, NodeSucceeded, NodeFailed, NodeLeaseExpired, NodeRetryScheduled, NodeReady, NodeSkipped, JobCancelRequested, JobCancelled, JobSucceeded, JobFailed)
 export type JobEvent = typeof JobEvent.Type
@@ -82,7 +83,7 @@ export const currentSchemaVersion: Record<DomainEvent["_tag"], number> = {
   JobCancelRequested: 1,
   JobCancelled: 1,
   JobSucceeded: 1,
-  JobFailed: 1
+  JobFailed: 2
 }
 
 export interface EventMetadata {

@@ -23,10 +23,12 @@ export interface StoredRow {
 
 /**
  * Upcasters lift an event written under an older schema version to the current one, so an old log
- * still replays. `upcasters[type][v]` turns version v into v + 1. None are needed yet: every event
- * type is at version 1.
+ * still replays. `upcasters[type][v]` turns version v into v + 1.
  */
-export const upcasters: Record<string, Record<number, (data: any) => any>> = {}
+export const upcasters: Record<string, Record<number, (data: any) => any>> = {
+  // JobFailed v1 left the job's waiting nodes as they were: none to close.
+  JobFailed: { 1: (d) => ({ ...d, node_ids: [] }) }
+}
 
 export const upcast = (type: string, version: number, data: unknown) => {
   let v = version
