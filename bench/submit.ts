@@ -3,24 +3,19 @@
 // graph, on embedded and on PostgreSQL. Baselines in the same run, on the same database:
 // (a) the raw ceiling — the same event + job + node rows inserted by plain SQL, one transaction
 // per job, no HTTP, validation or upload; (b) pg-boss 10 inserting one queue job per node.
-import { HttpBody, HttpClient, HttpServer } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, Exit, Layer, Scope } from "effect"
+import { HttpBody, HttpClient } from "@effect/platform"
+import { Effect } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
-import PgBoss from "pg-boss"
-import { AppConfig } from "../src/Config.ts"
-import { ServerLive } from "../src/Http.ts"
 import { projectJobSubmitted } from "../src/Projection.ts"
-import { runBench, writeResults } from "./Support.ts"
+import { registerWeather, runBench, startPgBoss, startService, writeResults } from "./Support.ts"
 import { freshDatabase } from "../test/support/Deployments.ts"
 
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,8,32").split(",").map(Number)
 const QUICK = process.env.BENCH_QUICK === "1"
 const work = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "trainer-bench-submit-"))
-const seattle = Fs.readFileSync(NodePath.join(import.meta.dirname, "..", "node_modules", "vega-datasets", "data", "seattle-weather.csv"))
 
 const percentile = (xs: ReadonlyArray<number>, p: number) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -75,12 +70,7 @@ let serial = 0
 
 const measure = (deployment: string, settings: Record<string, string>, pgUrl: string | undefined) =>
   Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const provider = ConfigProvider.fromMap(new Map(Object.entries({ PORT: "0", LOG_LEVEL: "Warning", SCHEDULER_INBOX_SIZE: "4096", ...settings })))
-    const context = yield* Layer.buildWithScope(ServerLive.pipe(Layer.provide(AppConfig.layer)), scope).pipe(Effect.withConfigProvider(provider))
-    const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const sql = yield* Effect.provide(SqlClient.SqlClient, context)
-    const base = `http://127.0.0.1:${(server.address as HttpServer.TcpAddress).port}`
+    const { sql, base, close } = yield* startService(settings)
     const client = yield* HttpClient.HttpClient
     const postJson = (path: string, body: unknown) =>
       client.post(`${base}${path}`, { body: HttpBody.unsafeJson(body) }).pipe(
@@ -90,18 +80,8 @@ const measure = (deployment: string, settings: Record<string, string>, pgUrl: st
         })),
         Effect.scoped
       )
-    const registered = yield* client.post(`${base}/v1/datasets`, { urlParams: { name: "weather" }, body: HttpBody.uint8Array(seattle, "text/csv") }).pipe(
-      Effect.flatMap((r) => r.json), Effect.scoped
-    ) as Effect.Effect<any, any>
-    const datasetId = registered.dataset_id as string
-
-    const boss = pgUrl ? new PgBoss({ connectionString: pgUrl, schema: "pgboss_bench", max: 10, supervise: false, schedule: false, migrate: true }) : undefined
-    if (boss) {
-      // Its pool reports connections the benchmark's database drop ends; nothing to act on here.
-      boss.on("error", () => {})
-      yield* Effect.promise(() => boss.start())
-      yield* Effect.promise(() => boss.createQueue("nodes"))
-    }
+    const datasetId = yield* registerWeather(base)
+    const boss = yield* startPgBoss(pgUrl)
 
     const rows: Array<Record<string, unknown>> = []
     for (const shape of shapes) {
@@ -144,7 +124,7 @@ const measure = (deployment: string, settings: Record<string, string>, pgUrl: st
       }
     }
     if (boss) yield* Effect.promise(() => boss.stop({ graceful: false, wait: true }))
-    yield* Scope.close(scope, Exit.void)
+    yield* close
     return rows
   })
 

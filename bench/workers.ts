@@ -6,25 +6,20 @@
 //     fencing checks or projection code; and pg-boss 10 fetch/complete of as many queue jobs.
 // (2) replay: the audit's fold of the whole log (events/s), and the full audit (fold, scratch
 //     tables, diff), against a plain SQL rebuild of the nodes' states from the same log.
-import { HttpBody, HttpClient, HttpServer } from "@effect/platform"
-import { SqlClient } from "@effect/sql"
-import { ConfigProvider, Effect, Exit, Layer, Scope } from "effect"
+import { HttpBody, HttpClient } from "@effect/platform"
+import { Effect } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
-import PgBoss from "pg-boss"
-import { AppConfig } from "../src/Config.ts"
-import { ServerLive } from "../src/Http.ts"
 import { Replay } from "../src/Scheduler/Replay.ts"
 import { freshDatabase } from "../test/support/Deployments.ts"
-import { runBench, writeResults } from "./Support.ts"
+import { registerWeather, runBench, startPgBoss, startService, writeResults } from "./Support.ts"
 
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,8,32").split(",").map(Number)
 const QUICK = process.env.BENCH_QUICK === "1"
 const JOBS = QUICK ? 2 : 6
 const work = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "trainer-bench-workers-"))
-const seattle = Fs.readFileSync(NodePath.join(import.meta.dirname, "..", "node_modules", "vega-datasets", "data", "seattle-weather.csv"))
 
 // The demo's run: 3 families × 6 trials × 5 folds, Caruana ensemble, a Pareto sweep (102 nodes).
 const runBody = (dataset_id: string, seed: number) => ({
@@ -41,13 +36,8 @@ let serial = 0
 
 const measure = (deployment: string, settings: Record<string, string>, pgUrl: string | undefined) =>
   Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const provider = ConfigProvider.fromMap(new Map(Object.entries({ PORT: "0", LOG_LEVEL: "Warning", SCHEDULER_INBOX_SIZE: "4096", ...settings })))
-    const context = yield* Layer.buildWithScope(ServerLive.pipe(Layer.provide(AppConfig.layer)), scope).pipe(Effect.withConfigProvider(provider))
-    const server = yield* Effect.provide(HttpServer.HttpServer, context)
-    const sql = yield* Effect.provide(SqlClient.SqlClient, context)
+    const { context, sql, base, close } = yield* startService(settings)
     const replay = yield* Replay.pipe(Effect.provide(Replay.Default), Effect.provide(context))
-    const base = `http://127.0.0.1:${(server.address as HttpServer.TcpAddress).port}`
     const client = yield* HttpClient.HttpClient
     const postJson = (path: string, body: unknown) =>
       client.post(`${base}${path}`, { body: HttpBody.unsafeJson(body) }).pipe(
@@ -55,20 +45,11 @@ const measure = (deployment: string, settings: Record<string, string>, pgUrl: st
         Effect.scoped,
         Effect.orDie
       )
-    const registered = yield* client.post(`${base}/v1/datasets`, { urlParams: { name: "weather" }, body: HttpBody.uint8Array(seattle, "text/csv") }).pipe(
-      Effect.flatMap((r) => r.json), Effect.scoped, Effect.orDie
-    ) as Effect.Effect<any>
-    const dataset = registered.dataset_id as string
+    const dataset = yield* registerWeather(base)
     const submitJobs = Effect.forEach(Array.from({ length: JOBS }), () =>
       postJson("/v1/trainer/run", runBody(dataset, ++serial)).pipe(Effect.map((r) => r.body.job_id as string)))
 
-    const boss = pgUrl ? new PgBoss({ connectionString: pgUrl, schema: "pgboss_bench", max: 10, supervise: false, schedule: false, migrate: true }) : undefined
-    if (boss) {
-      // Its pool reports connections the benchmark's database drop ends; nothing to act on here.
-      boss.on("error", () => {})
-      yield* Effect.promise(() => boss.start())
-      yield* Effect.promise(() => boss.createQueue("nodes"))
-    }
+    const boss = yield* startPgBoss(pgUrl)
 
     /** `workers` loops at once, each taking one unit of work at a time until `take` says there is none. */
     const race = (workers: number, take: () => Effect.Effect<boolean>) =>
@@ -217,7 +198,7 @@ const measure = (deployment: string, settings: Record<string, string>, pgUrl: st
     }
     console.error(JSON.stringify(replayRow))
     if (boss) yield* Effect.promise(() => boss.stop({ graceful: false, wait: true }))
-    yield* Scope.close(scope, Exit.void)
+    yield* close
     return { leases: rows, replay: replayRow }
   })
 

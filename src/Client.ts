@@ -11,7 +11,7 @@ import { Duration, Effect, Option, type ParseResult, Schema, Stream } from "effe
 import { Api } from "./Api.ts"
 import { Dataset } from "./Domain/Dataset.ts"
 import { BadRequest, Conflict, FieldError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized, Unprocessable, UnsupportedMediaType } from "./Domain/Problem.ts"
-import { StoredEvent } from "./Domain/Events.ts"
+import { StoredEvent, terminalEvents } from "./Domain/Events.ts"
 import type { TrainerRequest } from "./Domain/Trainer.ts"
 
 export interface ClientOptions {
@@ -54,7 +54,6 @@ export const retrySafely = (attempts: number, backoff: Duration.DurationInput) =
   })
 
 const decodeEvent = Schema.decodeUnknownSync(StoredEvent)
-const TERMINAL = new Set(["JobSucceeded", "JobFailed", "JobCancelled"])
 const decodeDataset = Schema.decodeUnknown(Dataset)
 
 export const make = (options: ClientOptions) =>
@@ -127,10 +126,10 @@ export const make = (options: ClientOptions) =>
             Effect.sync(() => {
               state.last = event.stream_version
               state.fruitless = 0
-              if (TERMINAL.has(event.type)) state.ended = true
+              if (terminalEvents.has(event.type)) state.ended = true
             })
           ),
-          Stream.takeUntil((event) => TERMINAL.has(event.type))
+          Stream.takeUntil((event) => terminalEvents.has(event.type))
         )
       }))
       const loop: Stream.Stream<StoredEvent, HttpClientError.HttpClientError | Problem | ProblemError> = connect.pipe(

@@ -1,14 +1,12 @@
 // The read side of jobs: the projections as the API shows them, always scoped to the tenant.
 import { SqlClient } from "@effect/sql"
 import { Chunk, Data, Effect, Option, Schema, Stream } from "effect"
-import { StoredEvent } from "./Domain/Events.ts"
+import { StoredEvent, terminalEvents } from "./Domain/Events.ts"
 import { Job, JobNode } from "./Domain/Job.ts"
 import { DEFAULT_LIMIT, encodeCursor } from "./Domain/Page.ts"
 import { JobSignals } from "./JobSignals.ts"
 import { type PictureFormat, render } from "./TrainerRun/Picture.ts"
 
-/** The events after which a job's stream has nothing more to say. */
-export const terminalEvents: ReadonlySet<string> = new Set(["JobSucceeded", "JobFailed", "JobCancelled"])
 const terminalStatuses = new Set(["succeeded", "failed", "cancelled"])
 
 /** How often a follower looks for events written by other replicas (this process's own wake it at once). */

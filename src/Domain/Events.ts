@@ -93,6 +93,9 @@ export interface EventMetadata {
   readonly trace_id?: string | undefined
 }
 
+/** The events after which a job's stream has nothing more to say. */
+export const terminalEvents: ReadonlySet<string> = new Set(["JobSucceeded", "JobFailed", "JobCancelled"])
+
 /** An event as the API shows it. */
 export class StoredEvent extends Schema.Class<StoredEvent>("StoredEvent")({
   position: Schema.Int,
