@@ -241,12 +241,10 @@ export class Workers extends Effect.Service<Workers>()("Workers", {
       return yield* Effect.gen(function*() {
         const { node, jobStatus } = yield* fenced(tenant, nodeId, token)
         const at = new Date()
-        // A heartbeat extends the lease by the length it was granted with (lease_seconds at lease time).
-        const [granted] = yield* sql<{ seconds: number }>`
-          SELECT extract(epoch FROM (data->>'expires_at')::timestamptz - (data->>'at')::timestamptz)::float8 AS seconds
-          FROM events WHERE stream_id = ${node.job_id} AND type = 'NodeLeased' AND data->>'node_id' = ${nodeId}
-          ORDER BY stream_version DESC LIMIT 1`
-        const seconds = Math.max(1, Math.round(granted?.seconds ?? limits.leaseSeconds))
+        // A heartbeat extends the lease by the length it was granted with (lease_seconds at lease time):
+        // NodeLeased and NodeHeartbeat both set updated_at = at and lease_expires_at = at + that length.
+        const granted = (new Date(node.lease_expires_at!).getTime() - new Date(node.updated_at).getTime()) / 1000
+        const seconds = Math.max(1, Math.round(Number.isFinite(granted) ? granted : limits.leaseSeconds))
         const expires_at = new Date(at.getTime() + seconds * 1000).toISOString()
         yield* appendToJob(node.job_id, [{ _tag: "NodeHeartbeat", job_id: node.job_id, node_id: nodeId, expires_at, at: at.toISOString() }], metadata)
         // Stop work nobody will use: the job is being cancelled, or already ended (a failed job keeps no results).
