@@ -116,6 +116,15 @@ export class Replay extends Effect.Service<Replay>()("Scheduler/Replay", {
 
     /** Rebuilds into a scratch schema and lists every row that differs from the live tables. */
     const audit = Effect.fn("Replay.audit")(function*(options: { readonly keep?: boolean; readonly limit?: number } = {}) {
+      return yield* auditInSnapshot(options).pipe(sql.withTransaction)
+    })
+
+    /**
+     * The log and the live tables are read in one snapshot (REPEATABLE READ), so a running service
+     * committing meanwhile (a lease sweep, a completion) cannot show up as a difference.
+     */
+    const auditInSnapshot = (options: { readonly keep?: boolean; readonly limit?: number }) => Effect.gen(function*() {
+      yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`
       const { state, events } = yield* rebuild
       const scratch = `audit_${Date.now()}_${Math.floor(Math.random() * 1e6)}`
       const rowsOf: Record<string, ReadonlyArray<unknown>> = {
